@@ -1,0 +1,156 @@
+/**
+ * Service configuration read from environment variables.
+ *
+ * Every variable has a default; an invalid value is a {@link ConfigError} whose message names the
+ * variable, the value it had and the rule it broke, so `main.ts` can print one line and exit 1
+ * before anything listens.
+ *
+ * @module
+ */
+
+/** The effective configuration of one service process. */
+export interface Config {
+  /** Port of the public API server (`API_PORT`, default 3000; 0 picks a free port). */
+  apiPort: number;
+  /** Port of the debug server (`DEBUG_PORT`, default 3001; 0 picks a free port). */
+  debugPort: number;
+  /** Address the debug server binds (`DEBUG_HOST`, default `0.0.0.0`). */
+  debugHost: string;
+  /** Seconds a graceful shutdown may take before connections are force-closed (`SHUTDOWN_TIMEOUT_SEC`, default 20). */
+  shutdownTimeoutSec: number;
+  /** Build or deployment name reported by `/debug/liveness` (`ENVIRONMENT`, default `development`). */
+  environment: string;
+  /** Folder of the embedded store (`DATA_DIR`, default `./data`). */
+  dataDir: string;
+  /** PostgreSQL connection URL (`DATABASE_URL`); when set, the PostgreSQL store is used instead of the embedded one. */
+  databaseUrl: string | undefined;
+  /** Connections in the PostgreSQL pool (`DATABASE_POOL_SIZE`, default 4). */
+  databasePoolSize: number;
+  /** Largest `count` one request may reserve (`BATCH_MAX`, default 100000). */
+  batchMax: number;
+  /** HTTP listener threads for the API (`WORKERS`, default: number of CPUs). */
+  workers: number;
+}
+
+/** A configuration value broke its rule; the message names the variable, value and rule. */
+export class ConfigError extends Error {
+  /** @param message one line naming the variable, its value and the rule it broke. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads one environment variable; `undefined` when unset. */
+export type EnvReader = (name: string) => string | undefined;
+
+/** The names of every variable {@link loadConfig} reads. */
+export const CONFIG_VARIABLES = [
+  "API_PORT",
+  "DEBUG_PORT",
+  "DEBUG_HOST",
+  "SHUTDOWN_TIMEOUT_SEC",
+  "ENVIRONMENT",
+  "DATA_DIR",
+  "DATABASE_URL",
+  "DATABASE_POOL_SIZE",
+  "BATCH_MAX",
+  "WORKERS",
+] as const;
+
+function integer(
+  env: EnvReader,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const raw = env(name);
+  if (raw === undefined) return fallback;
+  const text = raw.trim();
+  if (!/^[0-9]+$/.test(text)) {
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is invalid: must be an integer from ${min} to ${max}`,
+    );
+  }
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is out of range: must be an integer from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function nonEmpty(env: EnvReader, name: string, fallback: string): string {
+  const raw = env(name);
+  if (raw === undefined) return fallback;
+  if (raw.trim() === "") {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: must not be empty`);
+  }
+  return raw;
+}
+
+function databaseUrl(env: EnvReader): string | undefined {
+  const raw = env("DATABASE_URL");
+  if (raw === undefined || raw === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      `DATABASE_URL is invalid: must be a URL of the form postgres://user:password@host:port/database`,
+    );
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(
+      `DATABASE_URL has scheme ${
+        JSON.stringify(url.protocol)
+      }: must start with postgres:// or postgresql://`,
+    );
+  }
+  return raw;
+}
+
+/**
+ * Builds the configuration from environment variables.
+ *
+ * @param env reads one variable (defaults to `Deno.env.get`).
+ * @param cpus the default for `WORKERS`.
+ * @throws {ConfigError} when a value is not valid.
+ */
+export function loadConfig(
+  env: EnvReader = (name) => Deno.env.get(name),
+  cpus: number = navigator.hardwareConcurrency ?? 1,
+): Config {
+  const apiPort = integer(env, "API_PORT", 3000, 0, 65535);
+  const debugPort = integer(env, "DEBUG_PORT", 3001, 0, 65535);
+  if (apiPort !== 0 && apiPort === debugPort) {
+    throw new ConfigError(
+      `API_PORT=${apiPort} and DEBUG_PORT=${debugPort} are invalid: the two ports must differ`,
+    );
+  }
+  return {
+    apiPort,
+    debugPort,
+    debugHost: nonEmpty(env, "DEBUG_HOST", "0.0.0.0"),
+    shutdownTimeoutSec: integer(env, "SHUTDOWN_TIMEOUT_SEC", 20, 1, 3600),
+    environment: nonEmpty(env, "ENVIRONMENT", "development"),
+    dataDir: nonEmpty(env, "DATA_DIR", "./data"),
+    databaseUrl: databaseUrl(env),
+    databasePoolSize: integer(env, "DATABASE_POOL_SIZE", 4, 1, 100),
+    batchMax: integer(env, "BATCH_MAX", 100_000, 1, 10_000_000),
+    workers: integer(env, "WORKERS", Math.max(1, Math.min(cpus, 64)), 1, 64),
+  };
+}
+
+/** The configuration as log fields, with the database password hidden. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  let database: string | undefined;
+  if (config.databaseUrl !== undefined) {
+    const url = new URL(config.databaseUrl);
+    if (url.password !== "") url.password = "***";
+    database = url.toString();
+  }
+  return { ...config, databaseUrl: database, store: database ? "postgres" : "sqlite" };
+}
