@@ -1,0 +1,38 @@
+/**
+ * Sequencer: hands out unique sequence numbers over HTTP.
+ *
+ * Thin on purpose: read the config, start the service, wait for SIGINT or SIGTERM, shut down.
+ *
+ * @module
+ */
+import { ConfigError, loadConfig } from "../../internal/config/config.ts";
+import { createLogger } from "../../internal/log/log.ts";
+import { startApp } from "../../internal/app/app.ts";
+
+const logger = createLogger();
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`sequencer: invalid configuration: ${error.message}`);
+  Deno.exit(1);
+}
+
+let app;
+try {
+  app = await startApp(config, logger, { cmdline: [Deno.execPath(), ...Deno.args] });
+} catch (error) {
+  logger.error("startup failed", { error });
+  console.error(`sequencer: startup failed: ${(error as Error).message}`);
+  Deno.exit(1);
+}
+
+const signal = await new Promise<Deno.Signal>((resolve) => {
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => resolve(name));
+  }
+});
+const outcome = await app.shutdown(signal);
+Deno.exit(outcome === "graceful" ? 0 : 1);

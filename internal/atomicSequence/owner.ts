@@ -1,0 +1,268 @@
+/**
+ * The owner of the sequence table: the one place that talks to the store. It resolves names to
+ * slots, reserves blocks (committed before they are installed), sizes them adaptively, retries a
+ * failing store with backoff, and keeps the readiness flag. Takers in any thread call
+ * {@link SequenceOwner.refill} (directly, or through a worker's message port) when a slot's
+ * standby block is used up, so in steady state the next block is already committed before the
+ * current one runs out and no request waits on the disk.
+ *
+ * @module
+ */
+import {
+  type CreateResult,
+  DEFAULT_SEQUENCE,
+  SequenceExhaustedError,
+  SequenceNotFoundError,
+  type SequenceRecord,
+  type Store,
+  StoreUnavailableError,
+} from "../store/store.ts";
+import type { Logger } from "../log/log.ts";
+import { Flag, SequenceTable, SlotState } from "./atomic_sequence.ts";
+import { type BlockSizing, DEFAULT_SIZING, nextBlockSize } from "./block_size.ts";
+
+/** More sequences were used than the table has slots. */
+export class TooManySequencesError extends Error {
+  /** @param capacity the table's capacity. */
+  constructor(capacity: number) {
+    super(
+      `this process serves at most ${capacity} sequences (SEQUENCE_SLOTS); restart to reclaim`,
+    );
+    this.name = "TooManySequencesError";
+  }
+}
+
+/** What a taker in any thread may ask of the owner. */
+export interface OwnerPort {
+  /** The slot of `name`, loading it from the store on first use. */
+  resolve(name: string): Promise<number>;
+  /** Asks for a new block for `slot` (the caller has claimed the slot's refill). */
+  refill(slot: number): void;
+  /** Creates a sequence; see {@link Store.create}. */
+  create(name: string, start: bigint): Promise<CreateResult>;
+  /** One sequence as stored, or `undefined`. */
+  info(name: string): Promise<SequenceRecord | undefined>;
+  /** Every sequence as stored. */
+  list(): Promise<SequenceRecord[]>;
+}
+
+/** Options of {@link SequenceOwner.start}. */
+export interface OwnerOptions {
+  /** Where to log. */
+  logger: Logger;
+  /** Block size bounds. */
+  sizing?: BlockSizing;
+  /** Slots in the table (distinct sequences one process can serve). */
+  capacity?: number;
+  /** How often the store is pinged to keep readiness current (ms). */
+  pingIntervalMs?: number;
+  /** First and largest delay between retries of a failed reservation (ms). */
+  retryMs?: { initial: number; max: number };
+  /** Called around each store reservation (for the trace timeline). */
+  onReserve?: (name: string, size: bigint, startedMs: number, endedMs: number) => void;
+}
+
+interface SlotMeta {
+  name: string;
+  size: bigint;
+  /** When the previous refill was asked for: the time between two is how long a block lasted. */
+  requestedAt: number | undefined;
+  backoff: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  running: Promise<void> | undefined;
+}
+
+/** Owns the table and the store; see the module documentation. */
+export class SequenceOwner implements OwnerPort {
+  /** The shared table every taker reads. */
+  readonly table: SequenceTable;
+  readonly #store: Store;
+  readonly #logger: Logger;
+  readonly #sizing: BlockSizing;
+  readonly #retry: { initial: number; max: number };
+  readonly #onReserve: OwnerOptions["onReserve"];
+  readonly #slots = new Map<string, number>();
+  readonly #resolving = new Map<string, Promise<number>>();
+  readonly #meta: SlotMeta[] = [];
+  #healthy = true;
+  #started = false;
+  #closed = false;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(store: Store, options: OwnerOptions) {
+    this.#store = store;
+    this.#logger = options.logger;
+    this.#sizing = options.sizing ?? DEFAULT_SIZING;
+    this.#retry = options.retryMs ?? { initial: 100, max: 2_000 };
+    this.#onReserve = options.onReserve;
+    this.table = SequenceTable.create(options.capacity ?? 4096);
+  }
+
+  /**
+   * Starts an owner on an open store: resolves `default` and commits its first block before
+   * resolving, so the service is ready to answer when this returns.
+   * @throws the store's error when the first block cannot be committed.
+   */
+  static async start(store: Store, options: OwnerOptions): Promise<SequenceOwner> {
+    const owner = new SequenceOwner(store, options);
+    const slot = await owner.resolve(DEFAULT_SEQUENCE);
+    owner.table.claimRefill(slot);
+    await owner.#refill(slot, false);
+    if (owner.table.state(slot) !== SlotState.Ok) {
+      await owner.close();
+      throw new StoreUnavailableError("the first block of the default sequence was not committed");
+    }
+    owner.#started = true;
+    owner.#setHealthy(true);
+    const interval = options.pingIntervalMs ?? 2_000;
+    owner.#pingTimer = setInterval(() => owner.#ping(), interval);
+    return owner;
+  }
+
+  /** The store kind (`sqlite`, `postgres`). */
+  get storeKind(): string {
+    return this.#store.kind;
+  }
+
+  /** True while the store answers. */
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  #setHealthy(healthy: boolean): void {
+    if (healthy !== this.#healthy) {
+      if (healthy) this.#logger.info("store available again", { store: this.#store.kind });
+      else this.#logger.warn("store unavailable", { store: this.#store.kind });
+    }
+    this.#healthy = healthy;
+    this.table.setFlag(Flag.Ready, this.#started && healthy && !this.#closed ? 1 : 0);
+  }
+
+  async #ping(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#store.ping();
+      if (this.#meta.every((m) => m.timer === undefined)) this.#setHealthy(true);
+    } catch {
+      this.#setHealthy(false);
+    }
+  }
+
+  /** The slot of `name`; see {@link OwnerPort.resolve}. */
+  resolve(name: string): Promise<number> {
+    const known = this.#slots.get(name);
+    if (known !== undefined) return Promise.resolve(known);
+    let pending = this.#resolving.get(name);
+    if (pending === undefined) {
+      pending = this.#load(name).finally(() => this.#resolving.delete(name));
+      this.#resolving.set(name, pending);
+    }
+    return pending;
+  }
+
+  async #load(name: string): Promise<number> {
+    const record = await this.#track(this.#store.get(name));
+    if (record === undefined) throw new SequenceNotFoundError(name);
+    const slot = this.#meta.length;
+    if (slot >= this.table.capacity) throw new TooManySequencesError(this.table.capacity);
+    this.#meta.push({
+      name,
+      size: this.#sizing.min,
+      requestedAt: undefined,
+      backoff: this.#retry.initial,
+      timer: undefined,
+      running: undefined,
+    });
+    this.#slots.set(name, slot);
+    return slot;
+  }
+
+  /** Asks for a new block; see {@link OwnerPort.refill}. */
+  refill(slot: number): void {
+    const meta = this.#meta[slot];
+    if (meta === undefined || this.#closed) return;
+    if (meta.running === undefined) {
+      meta.running = this.#refill(slot, true).finally(() => (meta.running = undefined));
+    }
+  }
+
+  async #refill(slot: number, retry: boolean): Promise<void> {
+    const meta = this.#meta[slot];
+    const { demand, standbySize } = this.table.demand(slot);
+    if (standbySize > 0n && standbySize >= demand) {
+      this.table.publish(slot, SlotState.Ok, true);
+      return;
+    }
+    const now = performance.now();
+    if (meta.requestedAt !== undefined) {
+      meta.size = nextBlockSize(meta.size, now - meta.requestedAt, this.#sizing);
+    }
+    if (demand === 0n) meta.requestedAt = now;
+    const size = demand > meta.size ? demand : meta.size;
+    try {
+      const block = await this.#track(this.#store.reserve(meta.name, size));
+      const ended = performance.now();
+      this.#onReserve?.(meta.name, size, now, ended);
+      this.table.install(slot, block.first, block.last);
+      meta.backoff = this.#retry.initial;
+      meta.timer = undefined;
+      this.table.publish(slot, SlotState.Ok, true);
+    } catch (error) {
+      if (error instanceof SequenceExhaustedError) {
+        // Keep the claim: nobody needs to ask the store again.
+        this.table.publish(slot, SlotState.Exhausted, false);
+        return;
+      }
+      this.#logger.error("block reservation failed", { sequence: meta.name, size, error });
+      this.table.publish(slot, SlotState.StoreUnavailable, false);
+      if (retry && !this.#closed) {
+        // Keep the claim and retry with backoff, so a failing store is not hammered at the
+        // request rate; service resumes by itself once a reservation succeeds.
+        const delay = meta.backoff;
+        meta.backoff = Math.min(meta.backoff * 2, this.#retry.max);
+        meta.timer = setTimeout(() => {
+          meta.timer = undefined;
+          this.refill(slot);
+        }, delay);
+      }
+    }
+  }
+
+  async #track<T>(operation: Promise<T>): Promise<T> {
+    try {
+      const result = await operation;
+      if (!this.#healthy && this.#started) this.#setHealthy(true);
+      return result;
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) this.#setHealthy(false);
+      throw error;
+    }
+  }
+
+  /** Creates a sequence; see {@link OwnerPort.create}. */
+  create(name: string, start: bigint): Promise<CreateResult> {
+    return this.#track(this.#store.create(name, start));
+  }
+
+  /** One sequence as stored; see {@link OwnerPort.info}. */
+  info(name: string): Promise<SequenceRecord | undefined> {
+    return this.#track(this.#store.get(name));
+  }
+
+  /** Every sequence as stored; see {@link OwnerPort.list}. */
+  list(): Promise<SequenceRecord[]> {
+    return this.#track(this.#store.list());
+  }
+
+  /** Stops timers and waits for reservations in flight. The store stays open. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.table.setFlag(Flag.Ready, 0);
+    clearInterval(this.#pingTimer);
+    for (const meta of this.#meta) {
+      clearTimeout(meta.timer);
+      meta.timer = undefined;
+    }
+    await Promise.allSettled(this.#meta.map((meta) => meta.running));
+  }
+}
