@@ -12,7 +12,9 @@
 
 /** Words per slot in the 64-bit view. */
 const BIG_WORDS = 7;
-const NEXT = 0; // next number to hand out in the current block
+// The current block is LAST_OUT+1..LIMIT. The last number handed out is kept rather than the next
+// one, so no stored value ever exceeds the 64-bit maximum (the next after INT64_MAX would wrap).
+const LAST_OUT = 0; // last number handed out from the current block
 const LIMIT = 1; // last number (inclusive) of the current block
 const STANDBY_FIRST = 2; // standby block, empty when STANDBY_LAST < STANDBY_FIRST
 const STANDBY_LAST = 3;
@@ -93,8 +95,8 @@ export class SequenceTable {
     if (initialise) {
       for (let slot = 0; slot < this.capacity; slot++) {
         const b = slot * BIG_WORDS;
-        // Empty blocks: next > limit, standby last < first.
-        this.#big[b + NEXT] = 1n;
+        // Empty blocks: nothing left above LAST_OUT, standby last < first.
+        this.#big[b + LAST_OUT] = 0n;
         this.#big[b + LIMIT] = 0n;
         this.#big[b + STANDBY_FIRST] = 1n;
         this.#big[b + STANDBY_LAST] = 0n;
@@ -133,20 +135,20 @@ export class SequenceTable {
     const i = HEADER + slot * INT_WORDS;
     const big = this.#big;
     this.#lock(i);
-    const next = big[b + NEXT];
-    if (big[b + LIMIT] - next >= count - 1n) {
-      big[b + NEXT] = next + count;
+    const out = big[b + LAST_OUT];
+    if (big[b + LIMIT] - out >= count) {
+      big[b + LAST_OUT] = out + count;
       big[b + TAKEN] += count;
       this.#unlock(i);
       // Steady state: one lock, two loads, two stores. The refill check is one atomic load.
       this.refillDue = Atomics.load(this.#ints, i + REFILL) === 0 &&
         big[b + STANDBY_LAST] < big[b + STANDBY_FIRST] && this.claimRefill(slot);
-      return next;
+      return out + 1n;
     }
     const first = big[b + STANDBY_FIRST];
     const last = big[b + STANDBY_LAST];
     if (last - first >= count - 1n) {
-      big[b + NEXT] = first + count;
+      big[b + LAST_OUT] = first + count - 1n;
       big[b + LIMIT] = last;
       big[b + STANDBY_FIRST] = 1n;
       big[b + STANDBY_LAST] = 0n;
@@ -255,12 +257,12 @@ export class SequenceTable {
     return Atomics.load(this.#big, slot * BIG_WORDS + TAKEN);
   }
 
-  /** The current block of `slot` as `[next, limit]` (for diagnostics). */
-  cursor(slot: number): { next: bigint; limit: bigint } {
+  /** The current block of `slot`: the last number handed out and the block's end. */
+  cursor(slot: number): { lastOut: bigint; limit: bigint } {
     const b = slot * BIG_WORDS;
     const i = HEADER + slot * INT_WORDS;
     this.#lock(i);
-    const cursor = { next: this.#big[b + NEXT], limit: this.#big[b + LIMIT] };
+    const cursor = { lastOut: this.#big[b + LAST_OUT], limit: this.#big[b + LIMIT] };
     this.#unlock(i);
     return cursor;
   }

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { SequenceTable, SlotState } from "../atomic_sequence.ts";
+
+Deno.test("a slot hands out its block in order, then its standby, then nothing", async (t) => {
+  await t.step("an empty slot hands out nothing and records the demand", () => {
+    const table = SequenceTable.create(2);
+    assert.equal(table.take(0, 1n), undefined);
+    assert.equal(table.refillDue, false);
+    assert.deepEqual(table.demand(0), { demand: 1n, standbySize: 0n });
+  });
+
+  await t.step("block boundaries: the last number of a block, then the first of the next", () => {
+    const table = SequenceTable.create(1);
+    table.install(0, 1n, 3n);
+    assert.equal(table.take(0, 1n), 1n); // standby becomes current; standby now empty
+    assert.equal(table.refillDue, true);
+    table.publish(0, SlotState.Ok, true);
+    table.install(0, 4n, 5n);
+    assert.equal(table.take(0, 1n), 2n);
+    assert.equal(table.refillDue, false);
+    assert.equal(table.take(0, 1n), 3n);
+    assert.equal(table.take(0, 1n), 4n);
+    assert.equal(table.take(0, 1n), 5n);
+    assert.equal(table.take(0, 1n), undefined);
+  });
+
+  await t.step("a batch that does not fit the current block moves to the standby (a gap)", () => {
+    const table = SequenceTable.create(1);
+    table.install(0, 1n, 10n);
+    assert.equal(table.take(0, 4n), 1n);
+    table.install(0, 11n, 30n);
+    assert.equal(table.take(0, 8n), 11n); // 5..10 are skipped, never handed out
+    assert.equal(table.take(0, 1n), 19n);
+    assert.equal(table.take(0, 13n), undefined);
+    assert.equal(table.demand(0).demand, 13n);
+  });
+
+  await t.step("a block that is not above the last one is refused", () => {
+    const table = SequenceTable.create(1);
+    table.install(0, 100n, 200n);
+    assert.throws(() => table.install(0, 150n, 300n), /not above/);
+    assert.throws(() => table.install(0, 5n, 4n), /empty/);
+  });
+
+  await t.step("negative and extreme 64-bit blocks are exact", () => {
+    const table = SequenceTable.create(1);
+    table.install(0, -9223372036854775807n, -9223372036854775806n);
+    assert.equal(table.take(0, 1n), -9223372036854775807n);
+    table.install(0, 9223372036854775806n, 9223372036854775807n);
+    assert.equal(table.take(0, 1n), -9223372036854775806n);
+    assert.equal(table.take(0, 2n), 9223372036854775806n);
+    assert.equal(table.take(0, 1n), undefined);
+  });
+
+  await t.step("the refill claim goes to exactly one caller until published", () => {
+    const table = SequenceTable.create(1);
+    assert.equal(table.claimRefill(0), true);
+    assert.equal(table.claimRefill(0), false);
+    table.publish(0, SlotState.Ok, false);
+    assert.equal(table.claimRefill(0), false);
+    table.publish(0, SlotState.Ok, true);
+    assert.equal(table.claimRefill(0), true);
+  });
+});
+
+Deno.test("any interleaving of takes and installs hands out each number at most once, increasing", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({ take: fc.bigInt({ min: 1n, max: 20n }) }),
+          fc.record({
+            install: fc.bigInt({ min: 1n, max: 40n }),
+            gap: fc.bigInt({ min: 0n, max: 5n }),
+          }),
+        ),
+        { maxLength: 200 },
+      ),
+      (ops) => {
+        const table = SequenceTable.create(1);
+        let bound = 0n;
+        let last = 0n;
+        for (const op of ops) {
+          if ("take" in op) {
+            const first = table.take(0, op.take);
+            if (first === undefined) continue;
+            assert.ok(first > last, `number ${first} is not above ${last}`);
+            last = first + op.take - 1n;
+            assert.ok(last <= bound, `number ${last} is past the installed bound ${bound}`);
+          } else {
+            const first = bound + 1n + op.gap;
+            bound = first + op.install - 1n;
+            table.install(0, first, bound);
+          }
+        }
+      },
+    ),
+  );
+});
+
+Deno.test("worker threads taking from one shared slot never see the same number", async () => {
+  const table = SequenceTable.create(1);
+  table.install(0, 1n, 200_000n);
+  table.take(0, 0n + 1n); // move the block to current
+  const source = `
+    import { SequenceTable } from "${new URL("../atomic_sequence.ts", import.meta.url)}";
+    self.onmessage = (e) => {
+      const table = SequenceTable.attach(e.data);
+      const got = [];
+      for (let i = 0; i < 40000; i++) got.push(table.take(0, 1n));
+      self.postMessage(got);
+    };`;
+  const url = `data:application/typescript,${encodeURIComponent(source)}`;
+  const results = await Promise.all([0, 1, 2, 3].map(() =>
+    new Promise<bigint[]>((resolve) => {
+      const worker = new Worker(url, { type: "module" });
+      worker.onmessage = (e) => {
+        worker.terminate();
+        resolve(e.data);
+      };
+      worker.postMessage(table.memory);
+    })
+  ));
+  const all = results.flat();
+  assert.equal(all.length, 160_000);
+  assert.ok(all.every((n) => n !== undefined));
+  assert.equal(new Set(all).size, 160_000, "a number was handed out twice");
+  for (const got of results) {
+    for (let i = 1; i < got.length; i++) {
+      assert.ok(got[i] > got[i - 1], "not increasing per thread");
+    }
+  }
+  assert.equal(table.taken(0), 160_001n);
+});

@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { SequenceOwner } from "../owner.ts";
+import { SequenceClient } from "../sequences.ts";
+import { nextBlockSize } from "../block_size.ts";
+import { openSqliteStore } from "../../store/sqlite_store.ts";
+import {
+  type Block,
+  DEFAULT_SEQUENCE,
+  INT64_MAX,
+  SequenceExhaustedError,
+  SequenceNotFoundError,
+  type Store,
+  StoreUnavailableError,
+} from "../../store/store.ts";
+import { silentLogger } from "../../log/log.ts";
+
+/** A real SQLite store whose commits can be made to fail, as a full or read-only disk would. */
+class FailingStore implements Store {
+  readonly kind = "sqlite";
+  failing = false;
+  reservations: Block[] = [];
+  constructor(readonly inner: Store) {}
+  async reserve(name: string, size: bigint): Promise<Block> {
+    if (this.failing) throw new StoreUnavailableError("injected: disk I/O error at commit");
+    const block = await this.inner.reserve(name, size);
+    this.reservations.push(block);
+    return block;
+  }
+  create(name: string, start: bigint) {
+    return this.inner.create(name, start);
+  }
+  get(name: string) {
+    return this.inner.get(name);
+  }
+  list() {
+    return this.inner.list();
+  }
+  ping() {
+    return this.failing ? Promise.reject(new StoreUnavailableError("injected")) : this.inner.ping();
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+async function withService(
+  fn: (client: SequenceClient, store: FailingStore, owner: SequenceOwner) => Promise<void>,
+  sizing = { min: 100n, max: 1_000_000n, growBelowMs: 1_000, shrinkAboveMs: 60_000 },
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "sequencer-owner-" });
+  const store = new FailingStore(await openSqliteStore(dir));
+  const owner = await SequenceOwner.start(store, {
+    logger: silentLogger,
+    sizing,
+    pingIntervalMs: 50,
+    retryMs: { initial: 20, max: 100 },
+  });
+  try {
+    await fn(new SequenceClient(owner.table, owner, 2_000), store, owner);
+  } finally {
+    await owner.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("the allocator hands out every number once, in order, with no gaps in one lifetime", async (t) => {
+  await t.step(
+    "1000 concurrent increments, then the next is 1001 (the Go original's test)",
+    async () => {
+      await withService(async (client) => {
+        await Promise.all(Array.from({ length: 1000 }, () => client.next(DEFAULT_SEQUENCE, 1n)));
+        assert.equal(await client.next(DEFAULT_SEQUENCE, 1n), 1001n);
+      });
+    },
+  );
+
+  await t.step("20,000 concurrent requests get exactly 1..20,000 across many blocks", async () => {
+    await withService(async (client, store) => {
+      const got = await Promise.all(
+        Array.from({ length: 20_000 }, () => client.next(DEFAULT_SEQUENCE, 1n)),
+      );
+      const sorted = [...got].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      sorted.forEach((n, i) => assert.equal(n, BigInt(i + 1)));
+      assert.ok(store.reservations.length > 3, "expected several blocks");
+    });
+  });
+
+  await t.step("every number handed out lies within a block committed before it", async () => {
+    await withService(async (client, store) => {
+      for (let i = 0; i < 2_000; i++) {
+        const n = await client.next(DEFAULT_SEQUENCE, 1n);
+        const committed = (await store.inner.get(DEFAULT_SEQUENCE))!.upper;
+        assert.ok(n <= committed, `${n} handed out above the committed bound ${committed}`);
+      }
+    });
+  });
+
+  await t.step("a batch larger than any block is reserved whole", async () => {
+    await withService(async (client) => {
+      assert.equal(await client.next(DEFAULT_SEQUENCE, 1n), 1n);
+      const first = await client.next(DEFAULT_SEQUENCE, 100_000n);
+      assert.ok(first > 1n);
+      const after = await client.next(DEFAULT_SEQUENCE, 1n);
+      assert.ok(after >= first + 100_000n, "the batch's numbers were handed out again");
+    });
+  });
+});
+
+Deno.test("block sizes adapt to the rate within their bounds", async (t) => {
+  const sizing = { min: 10n, max: 80n, growBelowMs: 1_000, shrinkAboveMs: 60_000 };
+  await t.step("fast-draining blocks double, slow ones halve, both clamped", () => {
+    assert.equal(nextBlockSize(10n, 5, sizing), 20n);
+    assert.equal(nextBlockSize(80n, 5, sizing), 80n);
+    assert.equal(nextBlockSize(40n, 5_000, sizing), 40n);
+    assert.equal(nextBlockSize(40n, 120_000, sizing), 20n);
+    assert.equal(nextBlockSize(10n, 120_000, sizing), 10n);
+  });
+
+  await t.step("under load the blocks grow from the minimum to the maximum", async () => {
+    await withService(async (client, store) => {
+      for (let i = 0; i < 2_000; i++) await client.next(DEFAULT_SEQUENCE, 1n);
+      const sizes = store.reservations.map((b) => b.last - b.first + 1n);
+      assert.equal(sizes[0], 10n);
+      assert.ok(sizes.includes(80n), `sizes ${sizes.join(",")} never reached the maximum`);
+      assert.ok(sizes.every((s) => s >= 10n && s <= 80n));
+    }, sizing);
+  });
+});
+
+Deno.test("a store that cannot commit gives errors, never a number past the committed bound", async (t) => {
+  await t.step(
+    "503-class errors when blocks run out, readiness off, then recovery by itself",
+    async () => {
+      await withService(async (client, store) => {
+        assert.equal(client.ready(), true);
+        const before: bigint[] = [];
+        store.failing = true;
+        let failure: unknown;
+        for (let i = 0; i < 1_000; i++) {
+          try {
+            before.push(await client.next(DEFAULT_SEQUENCE, 1n));
+          } catch (error) {
+            failure = error;
+            break;
+          }
+        }
+        assert.ok(
+          failure instanceof StoreUnavailableError,
+          `expected StoreUnavailableError, got ${failure}`,
+        );
+        const bound = (await store.inner.get(DEFAULT_SEQUENCE))!.upper;
+        assert.ok(before.every((n) => n <= bound));
+        assert.equal(before.at(-1), bound, "the committed blocks are used up before failing");
+        await assert.rejects(client.next(DEFAULT_SEQUENCE, 1n), StoreUnavailableError);
+        await new Promise((r) => setTimeout(r, 120));
+        assert.equal(client.ready(), false, "readiness stays 200 while the store fails");
+        store.failing = false;
+        const deadline = Date.now() + 2_000;
+        let after: bigint | undefined;
+        while (after === undefined && Date.now() < deadline) {
+          try {
+            after = await client.next(DEFAULT_SEQUENCE, 1n);
+          } catch {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+        assert.ok(after !== undefined && after > bound, "service did not resume above the bound");
+        await new Promise((r) => setTimeout(r, 120));
+        assert.equal(client.ready(), true);
+      });
+    },
+  );
+
+  await t.step("a store failing at startup is an error, not a service at 1", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sequencer-owner-" });
+    const store = new FailingStore(await openSqliteStore(dir));
+    store.failing = true;
+    try {
+      await assert.rejects(
+        SequenceOwner.start(store, { logger: silentLogger }),
+        StoreUnavailableError,
+      );
+    } finally {
+      await store.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("named sequences and the 64-bit limit", async (t) => {
+  await t.step("unknown names are not found; created ones start where asked", async () => {
+    await withService(async (client) => {
+      await assert.rejects(client.next("nope", 1n), SequenceNotFoundError);
+      await client.create("orders", 500n);
+      assert.equal(await client.next("orders", 1n), 500n);
+      assert.equal(await client.next("orders", 3n), 501n);
+      assert.equal(await client.next("orders", 1n), 504n);
+    });
+  });
+
+  await t.step("a sequence near INT64_MAX ends with a clear error, never wraps", async () => {
+    await withService(async (client) => {
+      await client.create("top", INT64_MAX - 4n);
+      assert.equal(await client.next("top", 2n), INT64_MAX - 4n);
+      assert.equal(await client.next("top", 3n), INT64_MAX - 2n);
+      await assert.rejects(client.next("top", 1n), SequenceExhaustedError);
+      await assert.rejects(client.next("top", 1n), SequenceExhaustedError);
+    });
+  });
+});

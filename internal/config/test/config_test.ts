@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ConfigError, describeConfig, loadConfig } from "../config.ts";
+
+function env(vars: Record<string, string>) {
+  return (name: string) => vars[name];
+}
+
+Deno.test("config reads every variable and falls back to the defaults", async (t) => {
+  await t.step("all variables set are all used", () => {
+    const config = loadConfig(
+      env({
+        API_PORT: "4000",
+        DEBUG_PORT: "4001",
+        DEBUG_HOST: "127.0.0.1",
+        SHUTDOWN_TIMEOUT_SEC: "5",
+        ENVIRONMENT: "production",
+        DATA_DIR: "/var/lib/sequencer",
+        DATABASE_URL: "postgres://app:secret@db:5432/seq?sslmode=require",
+        DATABASE_POOL_SIZE: "8",
+        BATCH_MAX: "500",
+        WORKERS: "3",
+      }),
+      2,
+    );
+    assert.deepEqual(config, {
+      apiPort: 4000,
+      debugPort: 4001,
+      debugHost: "127.0.0.1",
+      shutdownTimeoutSec: 5,
+      environment: "production",
+      dataDir: "/var/lib/sequencer",
+      databaseUrl: "postgres://app:secret@db:5432/seq?sslmode=require",
+      databasePoolSize: 8,
+      batchMax: 500,
+      workers: 3,
+    });
+  });
+
+  await t.step("nothing set gives the seed's defaults and one worker per CPU", () => {
+    assert.deepEqual(loadConfig(env({}), 2), {
+      apiPort: 3000,
+      debugPort: 3001,
+      debugHost: "0.0.0.0",
+      shutdownTimeoutSec: 20,
+      environment: "development",
+      dataDir: "./data",
+      databaseUrl: undefined,
+      databasePoolSize: 4,
+      batchMax: 100000,
+      workers: 2,
+    });
+  });
+
+  const defaults = loadConfig(env({}), 2) as unknown as Record<string, unknown>;
+  for (
+    const [name, key] of [
+      ["API_PORT", "apiPort"],
+      ["DEBUG_PORT", "debugPort"],
+      ["SHUTDOWN_TIMEOUT_SEC", "shutdownTimeoutSec"],
+      ["ENVIRONMENT", "environment"],
+      ["DATA_DIR", "dataDir"],
+    ] as const
+  ) {
+    await t.step(`${name} missing falls back to its default`, () => {
+      const vars: Record<string, string> = {
+        API_PORT: "5000",
+        DEBUG_PORT: "5001",
+        SHUTDOWN_TIMEOUT_SEC: "7",
+        ENVIRONMENT: "staging",
+        DATA_DIR: "/tmp/x",
+      };
+      delete vars[name];
+      const config = loadConfig(env(vars), 2) as unknown as Record<string, unknown>;
+      assert.equal(config[key], defaults[key]);
+    });
+  }
+
+  await t.step("port 0 is allowed for both ports (a free port is picked)", () => {
+    const config = loadConfig(env({ API_PORT: "0", DEBUG_PORT: "0" }), 2);
+    assert.equal(config.apiPort, 0);
+    assert.equal(config.debugPort, 0);
+  });
+});
+
+Deno.test("config rejects invalid values with a message naming the variable, value and rule", async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ API_PORT: "abc" }, /^API_PORT="abc" is invalid: must be an integer from 0 to 65535$/],
+    [{ API_PORT: "-1" }, /^API_PORT="-1" is invalid/],
+    [
+      { API_PORT: "65536" },
+      /^API_PORT="65536" is out of range: must be an integer from 0 to 65535/,
+    ],
+    [{ API_PORT: "3.5" }, /^API_PORT="3.5" is invalid/],
+    [{ API_PORT: "" }, /^API_PORT="" is invalid/],
+    [{ DEBUG_PORT: "x1" }, /^DEBUG_PORT="x1" is invalid/],
+    [{ SHUTDOWN_TIMEOUT_SEC: "0" }, /^SHUTDOWN_TIMEOUT_SEC="0" is out of range/],
+    [{ SHUTDOWN_TIMEOUT_SEC: "ten" }, /^SHUTDOWN_TIMEOUT_SEC="ten" is invalid/],
+    [{ ENVIRONMENT: "" }, /^ENVIRONMENT="" is invalid: must not be empty$/],
+    [{ ENVIRONMENT: "   " }, /^ENVIRONMENT="   " is invalid: must not be empty$/],
+    [{ DATA_DIR: "" }, /^DATA_DIR="" is invalid: must not be empty$/],
+    [{ WORKERS: "0" }, /^WORKERS="0" is out of range: must be an integer from 1 to 64$/],
+    [{ BATCH_MAX: "0" }, /^BATCH_MAX="0" is out of range/],
+    [{ DATABASE_URL: "not a url" }, /^DATABASE_URL is invalid: must be a URL/],
+    [{ DATABASE_URL: "mysql://db/x" }, /^DATABASE_URL has scheme "mysql:"/],
+    [
+      { API_PORT: "4000", DEBUG_PORT: "4000" },
+      /^API_PORT=4000 and DEBUG_PORT=4000 are invalid: the two ports must differ$/,
+    ],
+    [{ DEBUG_PORT: "3000" }, /^API_PORT=3000 and DEBUG_PORT=3000 are invalid/],
+  ];
+  for (const [vars, message] of cases) {
+    await t.step(`${JSON.stringify(vars)} is a ConfigError`, () => {
+      assert.throws(() => loadConfig(env(vars), 2), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+
+  await t.step("any port string that is not a decimal integer in range is refused", () => {
+    fc.assert(
+      fc.property(fc.string(), (raw) => {
+        const valid = /^\s*[0-9]+\s*$/.test(raw) && Number(raw.trim()) <= 65535;
+        let threw = false;
+        try {
+          loadConfig(env({ API_PORT: raw, DEBUG_PORT: "1" }), 2);
+        } catch (error) {
+          assert.ok(error instanceof ConfigError && error.message.startsWith("API_PORT="));
+          threw = true;
+        }
+        return threw === !valid || raw.trim() === "1";
+      }),
+    );
+  });
+});
+
+Deno.test("describeConfig hides the database password", () => {
+  const config = loadConfig(env({ DATABASE_URL: "postgres://app:hunter2@db/seq" }), 1);
+  const described = JSON.stringify(describeConfig(config));
+  assert.ok(!described.includes("hunter2"));
+  assert.match(described, /postgres:\/\/app:\*\*\*@db\/seq/);
+});
