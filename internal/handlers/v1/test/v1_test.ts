@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { SequenceOwner } from "../../../atomicSequence/owner.ts";
+import { SequenceClient } from "../../../atomicSequence/sequences.ts";
+import { openSqliteStore } from "../../../store/sqlite_store.ts";
+import { silentLogger } from "../../../log/log.ts";
+import { apiHandler } from "../../handlers.ts";
+import { INT64_MAX } from "../../../store/store.ts";
+
+async function withApi(
+  fn: (call: (method: string, path: string, body?: string) => Promise<Result>) => Promise<void>,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "sequencer-v1-" });
+  const store = await openSqliteStore(dir);
+  const owner = await SequenceOwner.start(store, { logger: silentLogger });
+  const handler = apiHandler(new SequenceClient(owner.table, owner), { batchMax: 1000 });
+  try {
+    await fn(async (method, path, body) => {
+      const res = await handler(new Request(`http://localhost${path}`, { method, body }));
+      const text = await res.text();
+      return { status: res.status, text, body: JSON.parse(text), headers: res.headers };
+    });
+  } finally {
+    await owner.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+interface Result {
+  status: number;
+  text: string;
+  // deno-lint-ignore no-explicit-any
+  body: any;
+  headers: Headers;
+}
+
+Deno.test("GET /v1/sequence keeps the seed's contract", async (t) => {
+  await withApi(async (call) => {
+    await t.step("200, JSON, the exact body, starting at 1 and increasing", async () => {
+      const first = await call("GET", "/v1/sequence");
+      assert.equal(first.status, 200);
+      assert.equal(first.headers.get("content-type"), "application/json");
+      assert.equal(first.text, '{"status":"ok","sequence":{"number":1}}');
+      assert.equal(
+        (await call("GET", "/v1/sequence")).text,
+        '{"status":"ok","sequence":{"number":2}}',
+      );
+    });
+
+    await t.step("?count=N reserves N consecutive numbers", async () => {
+      const res = await call("GET", "/v1/sequence?count=10");
+      assert.equal(res.text, '{"status":"ok","sequence":{"number":3,"count":10,"last":12}}');
+      assert.equal((await call("GET", "/v1/sequence")).body.sequence.number, 13);
+    });
+
+    await t.step("?numbers=string writes numbers as strings", async () => {
+      const res = await call("GET", "/v1/sequence?numbers=string");
+      assert.equal(res.text, '{"status":"ok","sequence":{"number":"14"}}');
+    });
+
+    await t.step("bad count is 400 naming count; nothing is consumed", async () => {
+      for (const q of ["0", "-1", "abc", "1001", "2.5", ""]) {
+        const res = await call("GET", `/v1/sequence?count=${q}`);
+        assert.equal(res.status, 400, q);
+        assert.equal(res.body.status, "error");
+        assert.match(res.body.error, /count/);
+      }
+      assert.equal((await call("GET", "/v1/sequence")).body.sequence.number, 15);
+    });
+
+    await t.step("other methods are 405 with Allow", async () => {
+      const res = await call("POST", "/v1/sequence");
+      assert.equal(res.status, 405);
+      assert.equal(res.headers.get("allow"), "GET");
+    });
+  });
+});
+
+Deno.test("named sequences: create, next, show, list", async (t) => {
+  await withApi(async (call) => {
+    await t.step("PUT creates (201), repeats (200), conflicts (409)", async () => {
+      const created = await call("PUT", "/v1/sequences/orders", '{"start": 1000}');
+      assert.equal(created.status, 201);
+      assert.deepEqual(created.body, {
+        status: "ok",
+        sequence: { name: "orders", start: 1000, committed: 999 },
+      });
+      assert.equal((await call("PUT", "/v1/sequences/orders", '{"start": 1000}')).status, 200);
+      const conflict = await call("PUT", "/v1/sequences/orders", '{"start": 5}');
+      assert.equal(conflict.status, 409);
+      assert.match(conflict.body.error, /already exists with start 1000, not 5/);
+      assert.equal((await call("PUT", "/v1/sequences/plain")).status, 201);
+    });
+
+    await t.step("GET /v1/sequence/{name} answers its next number", async () => {
+      assert.equal(
+        (await call("GET", "/v1/sequence/orders")).text,
+        '{"status":"ok","sequence":{"number":1000}}',
+      );
+      assert.equal(
+        (await call("GET", "/v1/sequence/orders?count=3")).text,
+        '{"status":"ok","sequence":{"number":1001,"count":3,"last":1003}}',
+      );
+      assert.equal((await call("GET", "/v1/sequence/plain")).body.sequence.number, 1);
+    });
+
+    await t.step("show and list do not consume numbers", async () => {
+      const shown = await call("GET", "/v1/sequences/orders");
+      assert.equal(shown.status, 200);
+      assert.equal(shown.body.sequence.name, "orders");
+      assert.ok(shown.body.sequence.committed >= 1003);
+      const list = await call("GET", "/v1/sequences");
+      assert.deepEqual(list.body.sequences.map((s: { name: string }) => s.name), [
+        "default",
+        "orders",
+        "plain",
+      ]);
+      assert.equal((await call("GET", "/v1/sequence/orders")).body.sequence.number, 1004);
+    });
+
+    await t.step("unknown names are 404, bad names and bodies 400", async () => {
+      assert.equal((await call("GET", "/v1/sequence/missing")).status, 404);
+      assert.equal((await call("GET", "/v1/sequences/missing")).status, 404);
+      const badName = await call("PUT", "/v1/sequences/-bad");
+      assert.equal(badName.status, 400);
+      assert.match(badName.body.error, /sequence name "-bad" is invalid/);
+      const badBody = await call("PUT", "/v1/sequences/x", '{"start": 1.5}');
+      assert.equal(badBody.status, 400);
+      assert.match(badBody.body.error, /start 1.5/);
+      const tooBig = await call("PUT", "/v1/sequences/x", `{"start": ${INT64_MAX + 1n}}`);
+      assert.equal(tooBig.status, 400);
+      const huge = await call(
+        "PUT",
+        "/v1/sequences/x",
+        `{"start": 1, "pad": "${"x".repeat(2000)}"}`,
+      );
+      assert.equal(huge.status, 413);
+    });
+
+    await t.step("numbers above 2^53 are exact in JSON and as strings", async () => {
+      await call("PUT", "/v1/sequences/big", '{"start": 9007199254740993}');
+      assert.equal(
+        (await call("GET", "/v1/sequence/big")).text,
+        '{"status":"ok","sequence":{"number":9007199254740993}}',
+      );
+      assert.equal(
+        (await call("GET", "/v1/sequence/big?numbers=string")).text,
+        '{"status":"ok","sequence":{"number":"9007199254740994"}}',
+      );
+    });
+
+    await t.step("a sequence at the 64-bit maximum answers 409, never wraps", async () => {
+      await call("PUT", "/v1/sequences/top", `{"start": "${INT64_MAX}"}`);
+      assert.equal(
+        (await call("GET", "/v1/sequence/top")).text,
+        `{"status":"ok","sequence":{"number":${INT64_MAX}}}`,
+      );
+      const done = await call("GET", "/v1/sequence/top");
+      assert.equal(done.status, 409);
+      assert.match(done.body.error, /exhausted/);
+    });
+  });
+});
