@@ -1,0 +1,397 @@
+/**
+ * `/debug/pprof/*` for the debug server: Go's net/http/pprof endpoints, backed by V8's profilers
+ * through `node:inspector`, so `go tool pprof http://host:3001/debug/pprof/profile` keeps working.
+ *
+ * | endpoint | answer |
+ * | --- | --- |
+ * | `GET /debug/pprof/` | HTML index of the endpoints |
+ * | `GET /debug/pprof/cmdline` | executable and arguments, NUL-separated |
+ * | `GET /debug/pprof/profile?seconds=30` | CPU profile, gzipped pprof (`format=cpuprofile`: DevTools JSON) |
+ * | `GET /debug/pprof/heap?seconds=5` | sampling heap profile, gzipped pprof (`format=heapprofile`: DevTools JSON) |
+ * | `GET, POST /debug/pprof/symbol` | Go's symbol protocol (V8 profiles come symbolized) |
+ * | `GET /debug/pprof/trace?seconds=1` | the service's timeline as Chrome trace-event JSON |
+ *
+ * Concurrency: the CPU profile and the trace share one busy flag (one of them at a time); the
+ * heap profile has its own, since V8's sampling heap profiler is independent of the CPU
+ * profiler. A request finding its flag taken gets `409`. A client that goes away
+ * (`req.signal` aborted) ends its capture at once and frees the flag; it is answered `499`.
+ *
+ * Needs `--allow-sys` (see inspector_capture.ts).
+ *
+ * @module
+ */
+import type { Logger } from "../log/log.ts";
+import { json, jsonError } from "../handlers/respond.ts";
+import type { Handler, Route } from "../handlers/router.ts";
+import { parseChoice, parseSeconds, type SecondsRule } from "./params.ts";
+import {
+  captureCpuProfile,
+  captureHeapProfile,
+  DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
+  DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
+  waitOrAbort,
+} from "./inspector_capture.ts";
+import { cpuProfileToPprof, encodePprofGzip, heapProfileToPprof } from "./pprof_convert.ts";
+import { tracer } from "./trace.ts";
+
+/** Options of {@link profilingRoutes}. */
+export interface ProfilingOptions {
+  /** The command line `/debug/pprof/cmdline` reports, e.g. `[Deno.execPath(), ...Deno.args]`. */
+  cmdline: string[];
+  /** Logs captures and failures; silent when absent. */
+  logger?: Logger;
+}
+
+/** `seconds` of `/debug/pprof/profile`: default 30 (Go's), 1–300. */
+export const PROFILE_SECONDS: SecondsRule = { name: "seconds", defaultValue: 30, min: 1, max: 300 };
+/**
+ * `seconds` of `/debug/pprof/heap`: default 5, 1–300. The sampling heap profiler only sees
+ * allocations made while it runs, so unlike Go's instant heap profile this one needs a window;
+ * 5 s is long enough to cover many requests and short enough for pprof's fetch timeout.
+ * `kind=alloc` (default) keeps every sampled allocation of the window (Go's `alloc_space` view);
+ * `kind=inuse` only those still live at its end (Go's `inuse_space`, limited to the window).
+ */
+export const HEAP_SECONDS: SecondsRule = { name: "seconds", defaultValue: 5, min: 1, max: 300 };
+/** `seconds` of `/debug/pprof/trace`: default 1 (Go's), 1–300. */
+export const TRACE_SECONDS: SecondsRule = { name: "seconds", defaultValue: 1, min: 1, max: 300 };
+
+/** Milliseconds between event-loop delay samples during a trace. */
+export const TRACE_LOOP_SAMPLE_MS = 10;
+
+/** Status for a capture whose client went away (nginx's "client closed request"). */
+const CLIENT_CLOSED = 499;
+
+/** What holds the CPU flag: a CPU profile or a trace, or nothing. */
+let cpuHolder: string | undefined;
+/** Whether a heap profile runs. */
+let heapBusy = false;
+
+/** Whether a CPU profile or trace is running (the shared busy flag). For tests and health. */
+export function cpuCaptureRunning(): boolean {
+  return cpuHolder !== undefined;
+}
+
+/** Whether a heap profile is running. For tests and health. */
+export function heapCaptureRunning(): boolean {
+  return heapBusy;
+}
+
+const NOSNIFF = { "x-content-type-options": "nosniff" };
+const TEXT = { "content-type": "text/plain; charset=utf-8", ...NOSNIFF };
+
+function attachment(filename: string, contentType: string): Record<string, string> {
+  return {
+    "content-type": contentType,
+    "content-disposition": `attachment; filename="${filename}"`,
+    ...NOSNIFF,
+  };
+}
+
+function busyAnswer(want: string, holder: string): Response {
+  return jsonError(
+    409,
+    `a ${holder} is already running; only one CPU profile or trace runs at a time, ` +
+      `so this ${want} was not started`,
+  );
+}
+
+function abortedAnswer(what: string, elapsedMs: number): Response {
+  return jsonError(
+    CLIENT_CLOSED,
+    `the client closed the request; the ${what} was stopped after ${Math.round(elapsedMs)} ms`,
+  );
+}
+
+/**
+ * Answers an inspector failure: a missing `--allow-sys` becomes a `500` that says so; anything
+ * else is rethrown for the router's `500`.
+ */
+function inspectorFailure(error: unknown, what: string, logger?: Logger): Response {
+  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+    logger?.error("profiling needs --allow-sys", { what, error });
+    return jsonError(
+      500,
+      `the ${what} needs the V8 inspector, which this process may not use: run it with --allow-sys`,
+    );
+  }
+  throw error;
+}
+
+/**
+ * The `/debug/pprof/*` routes. Mount them on the debug server's router, e.g.
+ * `createRouter([...healthRoutes, ...profilingRoutes({ cmdline: [Deno.execPath(), ...Deno.args], logger })])`.
+ * Each route's `summary` is the one-line description the index page shows.
+ */
+export function profilingRoutes(options: ProfilingOptions): Route[] {
+  const { logger } = options;
+
+  const cmdline: Handler = () => new Response(options.cmdline.join("\0"), { headers: TEXT });
+
+  const profile: Handler = async (req, url) => {
+    const seconds = parseSeconds(url.searchParams, PROFILE_SECONDS);
+    if (!seconds.ok) return jsonError(400, seconds.message);
+    const format = parseChoice(url.searchParams, "format", ["pprof", "cpuprofile"] as const);
+    if (!format.ok) return jsonError(400, format.message);
+    if (cpuHolder !== undefined) return busyAnswer("CPU profile", cpuHolder);
+    cpuHolder = "CPU profile";
+    let captured;
+    try {
+      logger?.info("cpu profile started", { seconds: seconds.value, format: format.value });
+      captured = await captureCpuProfile({
+        durationMs: seconds.value * 1000,
+        signal: req.signal,
+        samplingIntervalMicros: DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
+      });
+    } catch (error) {
+      return inspectorFailure(error, "CPU profile", logger);
+    } finally {
+      cpuHolder = undefined;
+    }
+    const samples = captured.profile.samples?.length ?? 0;
+    logger?.info("cpu profile finished", {
+      elapsedMs: Math.round(captured.elapsedMs),
+      samples,
+      aborted: captured.aborted,
+    });
+    if (captured.aborted) return abortedAnswer("CPU profile", captured.elapsedMs);
+    if (format.value === "cpuprofile") {
+      return new Response(JSON.stringify(captured.profile), {
+        headers: attachment("profile.cpuprofile", "application/json"),
+      });
+    }
+    const pprof = cpuProfileToPprof(captured.profile, {
+      timeNanos: BigInt(captured.startedAtMs) * 1_000_000n,
+      samplingIntervalMicros: DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
+      comments: [
+        `V8 CPU profile of Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
+        `${samples} samples at ${DEFAULT_CPU_SAMPLING_INTERVAL_MICROS} us`,
+      ],
+    });
+    return new Response(await encodePprofGzip(pprof), {
+      headers: attachment("profile.pb.gz", "application/octet-stream"),
+    });
+  };
+
+  const heap: Handler = async (req, url) => {
+    const seconds = parseSeconds(url.searchParams, HEAP_SECONDS);
+    if (!seconds.ok) return jsonError(400, seconds.message);
+    const format = parseChoice(url.searchParams, "format", ["pprof", "heapprofile"] as const);
+    if (!format.ok) return jsonError(400, format.message);
+    const kind = parseChoice(url.searchParams, "kind", ["alloc", "inuse"] as const);
+    if (!kind.ok) return jsonError(400, kind.message);
+    if (heapBusy) {
+      return jsonError(409, "a heap profile is already running; only one runs at a time");
+    }
+    heapBusy = true;
+    let captured;
+    try {
+      logger?.info("heap profile started", { seconds: seconds.value, kind: kind.value });
+      captured = await captureHeapProfile({
+        durationMs: seconds.value * 1000,
+        signal: req.signal,
+        samplingIntervalBytes: DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
+        includeCollected: kind.value === "alloc",
+      });
+    } catch (error) {
+      return inspectorFailure(error, "heap profile", logger);
+    } finally {
+      heapBusy = false;
+    }
+    logger?.info("heap profile finished", {
+      elapsedMs: Math.round(captured.elapsedMs),
+      aborted: captured.aborted,
+    });
+    if (captured.aborted) return abortedAnswer("heap profile", captured.elapsedMs);
+    if (format.value === "heapprofile") {
+      return new Response(JSON.stringify(captured.profile), {
+        headers: attachment("heap.heapprofile", "application/json"),
+      });
+    }
+    const what = kind.value === "alloc"
+      ? "every sampled allocation made during the window, collected or not"
+      : "sampled allocations made during the window and still live at its end";
+    const pprof = heapProfileToPprof(captured.profile, {
+      timeNanos: BigInt(captured.startedAtMs) * 1_000_000n,
+      durationNanos: BigInt(Math.round(captured.elapsedMs * 1e6)),
+      samplingIntervalBytes: DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
+      comments: [
+        `V8 sampling heap profile (kind=${kind.value}: ${what}) over ${seconds.value} s, ` +
+        `one sample per ${DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES} bytes on average`,
+      ],
+    });
+    return new Response(await encodePprofGzip(pprof), {
+      headers: attachment("heap.pb.gz", "application/octet-stream"),
+    });
+  };
+
+  // Go's protocol: GET answers `num_symbols: N` (pprof only checks N > 0); GET with a query or
+  // POST with a body of `+`-separated addresses answers one `0x<addr> <name>` line per address
+  // it resolves and leaves out the others, exactly as Go does for an address it cannot resolve.
+  // V8 profiles carry function names already and this server has no address table, so no
+  // address ever resolves: every answer is the header line alone. `pprof` does not call this
+  // endpoint for our profiles anyway, since their mapping says they are symbolized.
+  const symbol: Handler = async (req) => {
+    if (req.method === "POST") await req.body?.cancel();
+    return new Response("num_symbols: 1\n", { headers: TEXT });
+  };
+
+  const trace: Handler = async (req, url) => {
+    const seconds = parseSeconds(url.searchParams, TRACE_SECONDS);
+    if (!seconds.ok) return jsonError(400, seconds.message);
+    if (cpuHolder !== undefined) return busyAnswer("trace", cpuHolder);
+    cpuHolder = "trace";
+    let doc;
+    let aborted = false;
+    const t0 = performance.now();
+    try {
+      logger?.info("trace started", { seconds: seconds.value });
+      tracer.start();
+      const sampler = sampleEventLoop();
+      try {
+        aborted = await waitOrAbort(seconds.value * 1000, req.signal);
+      } finally {
+        sampler.stop();
+        doc = tracer.stop();
+      }
+    } finally {
+      cpuHolder = undefined;
+    }
+    const elapsedMs = performance.now() - t0;
+    logger?.info("trace finished", {
+      elapsedMs: Math.round(elapsedMs),
+      events: doc.traceEvents.length,
+      aborted,
+    });
+    if (aborted) return abortedAnswer("trace", elapsedMs);
+    return json(200, doc, attachment("trace.json", "application/json"));
+  };
+
+  const routes: Route[] = [
+    {
+      method: "GET",
+      path: "/debug/pprof/cmdline",
+      handler: cmdline,
+      summary: "The running program's command line, with arguments separated by NUL bytes.",
+    },
+    {
+      method: "GET",
+      path: "/debug/pprof/profile",
+      handler: profile,
+      summary: "CPU profile (V8 Profiler) over ?seconds=N (default 30, 1-300), as gzipped pprof; " +
+        "&format=cpuprofile gives the .cpuprofile JSON for Chrome DevTools.",
+    },
+    {
+      method: "GET",
+      path: "/debug/pprof/heap",
+      handler: heap,
+      summary:
+        "Sampling heap profile of the allocations made over ?seconds=N (default 5, 1-300); " +
+        "&kind=inuse keeps only those still live at its end. Gzipped pprof; " +
+        "&format=heapprofile gives the .heapprofile JSON for Chrome DevTools.",
+    },
+    {
+      method: "GET",
+      path: "/debug/pprof/symbol",
+      handler: symbol,
+      summary:
+        "Go's symbol lookup protocol; V8 profiles arrive symbolized, so no address resolves.",
+    },
+    { method: "POST", path: "/debug/pprof/symbol", handler: symbol },
+    {
+      method: "GET",
+      path: "/debug/pprof/trace",
+      handler: trace,
+      summary: "The service's timeline over ?seconds=N (default 1, 1-300): requests, block " +
+        "reservations, store commits and event-loop delay, as Chrome trace-event JSON.",
+    },
+  ];
+  const index: Route = {
+    method: "GET",
+    path: "/debug/pprof/",
+    handler: (_req, url) =>
+      new Response(indexPage(routes, url.host), {
+        headers: { "content-type": "text/html; charset=utf-8", ...NOSNIFF },
+      }),
+    summary: "This page.",
+  };
+  return [index, ...routes];
+}
+
+/** Samples event-loop delay (and memory, every tenth sample) as trace counters. */
+function sampleEventLoop(): { stop(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ticks = 0;
+  const schedule = () => {
+    const expected = performance.now() + TRACE_LOOP_SAMPLE_MS;
+    timer = setTimeout(() => {
+      const now = performance.now();
+      tracer.counter("event loop delay (ms)", { delay: Math.max(0, now - expected) }, now * 1000);
+      if (++ticks % 10 === 0) {
+        const m = Deno.memoryUsage();
+        tracer.counter("memory (bytes)", {
+          heapUsed: m.heapUsed,
+          heapTotal: m.heapTotal,
+          external: m.external,
+          rss: m.rss,
+        });
+      }
+      schedule();
+    }, TRACE_LOOP_SAMPLE_MS);
+  };
+  schedule();
+  return { stop: () => clearTimeout(timer) };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Example links: the query that makes each endpoint useful straight from a browser. */
+const EXAMPLE_QUERY: Record<string, string> = {
+  "/debug/pprof/profile": "?seconds=30",
+  "/debug/pprof/heap": "?seconds=5",
+  "/debug/pprof/trace": "?seconds=1",
+};
+
+function indexPage(routes: readonly Route[], host: string): string {
+  const rows = routes.filter((r) => r.summary !== undefined).map((r) => {
+    const name = r.path.slice("/debug/pprof/".length);
+    const href = name + (EXAMPLE_QUERY[r.path] ?? "");
+    const methods = routes.filter((o) => o.path === r.path).map((o) => o.method).join(", ");
+    return `<tr><td><a href="${escapeHtml(href)}">${escapeHtml(name)}</a></td>` +
+      `<td>${escapeHtml(methods)}</td><td>${escapeHtml(r.summary!)}</td></tr>`;
+  });
+  const base = `http://${host}/debug/pprof`;
+  const commands = [
+    `go tool pprof ${base}/profile?seconds=10`,
+    `go tool pprof -http=: ${base}/heap?seconds=5`,
+    `curl -o profile.cpuprofile '${base}/profile?seconds=10&format=cpuprofile'   # Chrome DevTools > Performance > Load profile`,
+    `curl -o trace.json '${base}/trace?seconds=5'   # open in https://ui.perfetto.dev or chrome://tracing`,
+  ];
+  return `<!DOCTYPE html>
+<html>
+<head>
+<title>/debug/pprof/</title>
+<style>
+body { font-family: sans-serif; }
+td { padding: 0.2em 1em 0.2em 0; vertical-align: top; }
+pre { background: #f4f4f4; padding: 0.5em; }
+</style>
+</head>
+<body>
+<h1>/debug/pprof/</h1>
+<p>V8 profiles of this Deno ${escapeHtml(Deno.version.deno)} process (V8 ${
+    escapeHtml(Deno.version.v8)
+  }). Only one CPU profile or trace runs at a time.</p>
+<table>
+<thead><tr><th align="left">Endpoint</th><th align="left">Methods</th><th align="left">Description</th></tr></thead>
+<tbody>
+${rows.join("\n")}
+</tbody>
+</table>
+<h2>Viewing</h2>
+<pre>${commands.map(escapeHtml).join("\n")}</pre>
+</body>
+</html>
+`;
+}
