@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { runToExit, startService } from "./service_process.ts";
+
+async function get(url: string, init?: RequestInit) {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text };
+}
+
+Deno.test("the service process serves every endpoint and stops on SIGTERM", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "sequencer-e2e-" });
+  const service = await startService({ DATA_DIR: dir, ENVIRONMENT: "e2e" });
+  try {
+    await t.step("GET /v1/sequence answers the seed's body, starting at 1", async () => {
+      const res = await get(`${service.api}/v1/sequence`);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), "application/json");
+      assert.equal(res.text, '{"status":"ok","sequence":{"number":1}}');
+    });
+
+    await t.step("unknown paths are 404 and wrong methods 405, both JSON", async () => {
+      const missing = await get(`${service.api}/v2/nothing`);
+      assert.equal(missing.status, 404);
+      assert.equal(JSON.parse(missing.text).status, "error");
+      const wrong = await get(`${service.api}/v1/sequence`, { method: "DELETE" });
+      assert.equal(wrong.status, 405);
+      assert.equal(wrong.headers.get("allow"), "GET");
+    });
+
+    await t.step("readiness and liveness answer on the debug port", async () => {
+      assert.deepEqual(
+        await get(`${service.debug}/debug/readiness`).then((r) => r.text),
+        '{"status":"ok"}',
+      );
+      const live = JSON.parse((await get(`${service.debug}/debug/liveness`)).text);
+      assert.equal(live.status, "up");
+      assert.equal(live.build, "e2e");
+      assert.ok(live.host.length > 0);
+    });
+
+    await t.step("the startup log names the effective config and both addresses", () => {
+      const entries = service.lines.map((l) => JSON.parse(l));
+      const start = entries.find((e) => e.msg === "starting");
+      assert.equal(start.config.environment, "e2e");
+      assert.equal(start.config.dataDir, dir);
+      assert.ok(entries.some((e) => e.msg === "api server listening"));
+      assert.ok(entries.every((e) => typeof e.time === "string" && e.level));
+    });
+
+    await t.step("SIGTERM exits 0 after logging a graceful shutdown", async () => {
+      service.kill("SIGTERM");
+      const { code } = await service.status;
+      assert.equal(code, 0);
+      assert.ok(service.lines.some((l) => l.includes('"outcome":"graceful"')));
+    });
+  } finally {
+    service.kill("SIGKILL");
+    await service.status.catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("invalid configuration fails fast with one line naming the variable", async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ API_PORT: "abc" }, /API_PORT="abc" is invalid: must be an integer from 0 to 65535/],
+    [{ API_PORT: "4100", DEBUG_PORT: "4100" }, /API_PORT=4100 and DEBUG_PORT=4100 .* must differ/],
+    [{ SHUTDOWN_TIMEOUT_SEC: "-3" }, /SHUTDOWN_TIMEOUT_SEC="-3" is invalid/],
+    [{ ENVIRONMENT: "" }, /ENVIRONMENT="" is invalid: must not be empty/],
+  ];
+  for (const [env, message] of cases) {
+    await t.step(`${JSON.stringify(env)} exits 1 before listening`, async () => {
+      const result = await runToExit(env);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, message);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+      assert.ok(!result.stdout.includes("listening"));
+    });
+  }
+
+  await t.step("a corrupt store is a startup error, never a reset to 1", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sequencer-e2e-" });
+    try {
+      await Deno.writeTextFile(`${dir}/sequencer.db`, "garbage ".repeat(1000));
+      const result = await runToExit({ DATA_DIR: dir, API_PORT: "0", DEBUG_PORT: "0" });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /sequencer\.db.*cannot be opened/);
+      assert.ok(!result.stdout.includes("api server listening"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+for (const workers of ["1", "2"]) {
+  Deno.test(`WORKERS=${workers}: 2,000 requests from 50 concurrent clients give 2,000 distinct numbers; SIGTERM under load exits 0`, async (t) => {
+    const dir = await Deno.makeTempDir({ prefix: "sequencer-e2e-" });
+    const service = await startService({ DATA_DIR: dir, WORKERS: workers });
+    try {
+      await t.step("2,000 distinct numbers", async () => {
+        const numbers: number[] = [];
+        await Promise.all(Array.from({ length: 50 }, async () => {
+          for (let i = 0; i < 40; i++) {
+            const body = await fetch(`${service.api}/v1/sequence`).then((r) => r.json());
+            numbers.push(body.sequence.number);
+          }
+        }));
+        assert.equal(numbers.length, 2000);
+        assert.equal(new Set(numbers).size, 2000);
+      });
+
+      await t.step("SIGTERM while 20 clients are loading exits 0 within the timeout", async () => {
+        let stop = false;
+        let answered = 0;
+        const clients = Array.from({ length: 20 }, async () => {
+          while (!stop) {
+            try {
+              const res = await fetch(`${service.api}/v1/sequence`);
+              await res.body?.cancel();
+              if (res.status === 200) answered++;
+            } catch {
+              return; // connection refused once the server stopped listening
+            }
+          }
+        });
+        await new Promise((r) => setTimeout(r, 300));
+        const started = Date.now();
+        service.kill("SIGTERM");
+        const { code } = await service.status;
+        stop = true;
+        await Promise.all(clients);
+        assert.equal(code, 0);
+        assert.ok(Date.now() - started < 20_000);
+        assert.ok(answered > 0);
+      });
+    } finally {
+      service.kill("SIGKILL");
+      await service.status.catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
