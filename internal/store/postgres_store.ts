@@ -1,0 +1,632 @@
+/**
+ * The shared store: PostgreSQL through `npm:postgres`, for several replicas that must never hand
+ * out the same number. A block is claimed with one atomic `UPDATE … RETURNING` on the sequence's
+ * row, so replicas get disjoint blocks without coordinating among themselves; PostgreSQL's row
+ * lock orders concurrent claims and each claim starts where the previous committed one ended.
+ *
+ * The schema is created or migrated at startup inside one transaction that holds a
+ * transaction-level advisory lock, so replicas starting together on an empty database queue up
+ * instead of racing; `sequencer_schema` records the version.
+ *
+ * Every operation has a deadline: connection failures, a server shutting down, and a server or
+ * network that stops answering all become {@link StoreUnavailableError} within seconds, never a
+ * hang. The pool reconnects on its own once PostgreSQL is back; after a deadline passes, the pool is
+ * replaced so that connections stuck on a dead network are not reused.
+ *
+ * Every int8 travels as a `bigint`, exact up to {@link INT64_MAX}.
+ *
+ * @module
+ */
+import tls from "node:tls";
+import postgres from "postgres";
+import type { Logger } from "../log/log.ts";
+import {
+  type Block,
+  type CreateResult,
+  DEFAULT_SEQUENCE,
+  INT64_MAX,
+  SequenceExhaustedError,
+  SequenceNotFoundError,
+  type SequenceRecord,
+  START_MIN,
+  type Store,
+  StoreUnavailableError,
+} from "./store.ts";
+
+/** The schema version this build creates and understands. */
+export const POSTGRES_SCHEMA_VERSION = 1;
+
+/** Key of the advisory lock that serializes schema migrations across replicas. */
+const MIGRATION_LOCK_KEY = 7_305_813_927_164_420_311n;
+
+/** Schema migrations; entry `i` brings the schema from version `i` to `i + 1`. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE sequencer_sequences (
+     name  text COLLATE "C" PRIMARY KEY,
+     start bigint NOT NULL CHECK (start > -9223372036854775808),
+     upper bigint NOT NULL,
+     CHECK (upper >= start - 1)
+   )`,
+];
+
+/** Default deadline of one store operation, in milliseconds. */
+export const DEFAULT_TIMEOUT_MS = 5_000;
+/** Default time allowed to open one connection, in seconds (a URL's `connect_timeout` wins). */
+export const DEFAULT_CONNECT_TIMEOUT_S = 5;
+
+/** Options of {@link openPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** Most connections the pool opens (at least 1). */
+  poolSize: number;
+  /** Where connection trouble is reported; nothing is logged without it. */
+  logger?: Logger;
+  /**
+   * Deadline of one operation in milliseconds (default {@link DEFAULT_TIMEOUT_MS}); past it the
+   * operation fails with {@link StoreUnavailableError} and the pool is replaced.
+   */
+  timeoutMs?: number;
+}
+
+/** The database holds a schema this build cannot use: not ours, or newer than this build. */
+export class PostgresSchemaError extends Error {
+  /** @param message what is wrong. @param options the cause. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PostgresSchemaError";
+  }
+}
+
+type Sql = postgres.Sql<{ bigint: bigint }>;
+
+interface Row {
+  name: string;
+  start: bigint;
+  upper: bigint;
+}
+
+/** The driver options derived from a libpq-style URL; see {@link parsePostgresUrl}. */
+export interface ParsedPostgresUrl {
+  /** The URL without the parameters that were turned into options. */
+  url: string;
+  /** The URL with its password replaced by `***`, for logs and messages. */
+  redacted: string;
+  /** The TLS setting for the driver: `false`, `"prefer"`, `"require"`, or `tls.connect` options. */
+  ssl: false | "prefer" | "require" | Record<string, unknown>;
+  /** The `sslmode` in effect (libpq's default is `prefer`). */
+  sslmode: SslMode;
+  /** Seconds allowed to open one connection. */
+  connectTimeout: number;
+  /** Host (or unix socket folder) given as `?host=`, if any. */
+  host?: string;
+  /** Port given as `?port=`, if any. */
+  port?: number;
+  /** Parameters that are ignored because the driver has no use for them. */
+  ignored: string[];
+}
+
+/** The `sslmode` values of libpq. */
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+const SSL_MODES: readonly SslMode[] = [
+  "disable",
+  "allow",
+  "prefer",
+  "require",
+  "verify-ca",
+  "verify-full",
+];
+
+/** libpq parameters the driver cannot honour and that are safe to leave out. */
+const IGNORED_PARAMETERS = new Set([
+  "keepalives",
+  "keepalives_idle",
+  "keepalives_interval",
+  "keepalives_count",
+  "tcp_user_timeout",
+  "fallback_application_name",
+  "sslcompression",
+  "sslsni",
+]);
+/** libpq parameters whose request the driver cannot honour: refused rather than ignored. */
+const UNSUPPORTED_PARAMETERS = new Set([
+  "sslcert",
+  "sslkey",
+  "sslpassword",
+  "sslcrl",
+  "sslcrldir",
+  "ssl_min_protocol_version",
+  "ssl_max_protocol_version",
+  "requirepeer",
+  "gssencmode",
+  "gsslib",
+  "krbsrvname",
+  "channel_binding",
+  "passfile",
+  "service",
+  "hostaddr",
+  "replication",
+  "load_balance_hosts",
+  "requiressl",
+  "require_auth",
+]);
+/** Values of some unsupported parameters that ask for nothing and so are accepted. */
+const HARMLESS_VALUES: Record<string, readonly string[]> = {
+  gssencmode: ["disable", "prefer"],
+  channel_binding: ["disable", "prefer"],
+};
+
+/**
+ * Reads a libpq-style URL (`postgres://user:password@host:port/db?sslmode=…`) into driver
+ * options. `sslmode` keeps libpq's meaning (default `prefer`): `disable` plain; `allow` and
+ * `prefer` TLS when the server offers it, unverified; `require` TLS, unverified unless
+ * `sslrootcert` is given (then as `verify-ca`); `verify-ca` checks the certificate chain against
+ * `sslrootcert` (a PEM file, or `system`); `verify-full` also checks the host name. `connect_timeout`
+ * (seconds), `host` and `port` are honoured; a few libpq-only parameters that ask for nothing are
+ * ignored; ones asking for something the driver cannot do (client certificates, channel binding,
+ * GSSAPI, service files…) are refused. Other parameters are sent to the server as run-time
+ * settings (e.g. `application_name`, `search_path`).
+ * @throws {RangeError} naming the parameter and the rule it breaks.
+ */
+export async function parsePostgresUrl(url: string): Promise<ParsedPostgresUrl> {
+  const redacted = redactUrl(url);
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new RangeError(
+      `postgres URL ${JSON.stringify(redacted)} is invalid: must start with postgres:// or ` +
+        `postgresql://`,
+    );
+  }
+  const at = url.indexOf("?");
+  // libpq allows an empty host (postgres://user@/db?host=/socket/dir); the driver does not.
+  const base = (at < 0 ? url : url.slice(0, at)).replace(
+    /^(postgres(?:ql)?:\/\/(?:[^@/]*@)?)(?=\/|$)/,
+    "$1localhost",
+  );
+  const query = new URLSearchParams(at < 0 ? "" : url.slice(at + 1));
+  const kept = new URLSearchParams();
+  const ignored: string[] = [];
+  let sslmode: SslMode = "prefer";
+  let rootcert: string | undefined;
+  let connectTimeout = DEFAULT_CONNECT_TIMEOUT_S;
+  let host: string | undefined;
+  let port: number | undefined;
+  const bad = (name: string, value: string, rule: string) =>
+    new RangeError(
+      `postgres URL parameter ${name}=${JSON.stringify(value)} is invalid: ${rule}`,
+    );
+  for (const [name, value] of query) {
+    switch (name) {
+      case "sslmode":
+        if (!(SSL_MODES as readonly string[]).includes(value)) {
+          throw bad(name, value, `must be one of ${SSL_MODES.join(", ")}`);
+        }
+        sslmode = value as SslMode;
+        break;
+      case "sslrootcert":
+        if (value === "") throw bad(name, value, "must name a PEM file or be 'system'");
+        rootcert = value;
+        break;
+      case "connect_timeout": {
+        const seconds = Number(value);
+        if (!/^\d+$/.test(value) || seconds < 1 || seconds > 3600) {
+          throw bad(name, value, "must be a whole number of seconds from 1 to 3600");
+        }
+        connectTimeout = seconds;
+        break;
+      }
+      case "host":
+        if (value === "") throw bad(name, value, "must not be empty");
+        host = value;
+        break;
+      case "port": {
+        const number = Number(value);
+        if (!/^\d+$/.test(value) || number < 1 || number > 65535) {
+          throw bad(name, value, "must be a port number from 1 to 65535");
+        }
+        port = number;
+        break;
+      }
+      default:
+        if (IGNORED_PARAMETERS.has(name) || HARMLESS_VALUES[name]?.includes(value)) {
+          ignored.push(name);
+        } else if (UNSUPPORTED_PARAMETERS.has(name)) {
+          throw bad(name, value, "is not supported by the PostgreSQL driver; remove it");
+        } else {
+          kept.append(name, value);
+        }
+    }
+  }
+  if (rootcert !== undefined && sslmode === "require") sslmode = "verify-ca";
+  if (rootcert !== undefined && (sslmode === "allow" || sslmode === "prefer")) {
+    // libpq reads sslrootcert only when it verifies; so do we.
+    ignored.push("sslrootcert");
+    rootcert = undefined;
+  }
+  if (rootcert === undefined && sslmode === "verify-ca") {
+    throw bad(
+      "sslmode",
+      sslmode,
+      "needs sslrootcert (a PEM file with the CA, or 'system') to verify against",
+    );
+  }
+  let ca: string | undefined;
+  if (rootcert !== undefined && rootcert !== "system") {
+    try {
+      ca = await Deno.readTextFile(rootcert);
+    } catch (error) {
+      throw bad("sslrootcert", rootcert, `cannot be read: ${describe(error)}`);
+    }
+  }
+  const socket = (host ?? hostsOf(base)[0]).startsWith("/");
+  let ssl: ParsedPostgresUrl["ssl"];
+  switch (sslmode) {
+    case "disable":
+      ssl = false;
+      break;
+    case "allow":
+    case "prefer":
+      // TLS is not offered on unix sockets.
+      ssl = socket ? false : "prefer";
+      break;
+    case "require":
+      ssl = "require";
+      break;
+    case "verify-ca":
+      ssl = {
+        rejectUnauthorized: true,
+        ...(ca === undefined ? {} : { ca }),
+        checkServerIdentity: () => undefined,
+      };
+      break;
+    case "verify-full": {
+      // The driver leaves the name to check unset for IP addresses, and node:tls then checks
+      // "localhost"; so check the URL's own host names (any of them, for a multi-host URL).
+      const names = host === undefined ? hostsOf(base) : [host];
+      ssl = {
+        rejectUnauthorized: true,
+        ...(ca === undefined ? {} : { ca }),
+        checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => {
+          let mismatch: Error | undefined;
+          for (const name of names) {
+            mismatch = tls.checkServerIdentity(name, cert);
+            if (mismatch === undefined) return undefined;
+          }
+          return mismatch;
+        },
+      };
+      break;
+    }
+  }
+  const rest = kept.toString();
+  return {
+    url: rest === "" ? base : `${base}?${rest}`,
+    redacted,
+    ssl,
+    sslmode,
+    connectTimeout,
+    ...(host === undefined ? {} : { host }),
+    ...(port === undefined ? {} : { port }),
+    ignored,
+  };
+}
+
+/** `url` with its password, if any, replaced by `***`. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:@/?]*:)[^@/?]*@/i, "$1***@");
+}
+
+/** The host names of a URL without its query: `a:1,b:2` gives `a`, `b`; `[::1]:5432` gives `::1`. */
+function hostsOf(base: string): string[] {
+  const authority = base.replace(/^[a-z]+:\/\//i, "").split("/")[0];
+  let hosts = authority.slice(authority.lastIndexOf("@") + 1);
+  try {
+    hosts = decodeURIComponent(hosts);
+  } catch { /* keep it as written */ }
+  if (hosts.startsWith("/")) return [hosts];
+  return hosts.split(",").map((entry) => {
+    const name = entry.startsWith("[") ? entry.slice(1, entry.indexOf("]")) : entry.split(":")[0];
+    return name === "" ? "localhost" : name;
+  });
+}
+
+/** The PostgreSQL store. Open it with {@link openPostgresStore}. */
+export class PostgresStore implements Store {
+  /** Always `postgres`. */
+  readonly kind = "postgres";
+  #connect: () => Sql;
+  #sql: Sql;
+  #timeoutMs: number;
+  #logger: Logger | undefined;
+  #where: string;
+  #closed = false;
+  #ending = new Set<Promise<void>>();
+
+  /**
+   * @param connect makes a new pool (called again to replace a pool after a deadline passed).
+   * @param timeoutMs deadline of one operation.
+   * @param where the redacted URL, for messages.
+   * @param logger where replacing a pool is reported.
+   */
+  constructor(connect: () => Sql, timeoutMs: number, where: string, logger?: Logger) {
+    this.#connect = connect;
+    this.#sql = connect();
+    this.#timeoutMs = timeoutMs;
+    this.#where = where;
+    this.#logger = logger;
+  }
+
+  /**
+   * Runs `body` on the current pool within the deadline. Sequence errors pass through; every other
+   * failure is a {@link StoreUnavailableError} naming `what`.
+   */
+  async #run<T>(what: string, body: (sql: Sql) => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new StoreUnavailableError(`postgres store: ${what} failed: the store is closed`);
+    }
+    const sql = this.#sql;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = Symbol("expired");
+    const deadline = new Promise<typeof expired>((resolve) => {
+      timer = setTimeout(() => resolve(expired), this.#timeoutMs);
+    });
+    const work = body(sql);
+    try {
+      const outcome = await Promise.race([work, deadline]);
+      if (outcome === expired) {
+        work.catch(() => {/* it failed after we stopped waiting; nothing was answered */});
+        this.#replace(sql, what);
+        throw new StoreUnavailableError(
+          `postgres store: ${what} failed: PostgreSQL at ${this.#where} did not answer within ` +
+            `${this.#timeoutMs} ms`,
+        );
+      }
+      return outcome as T;
+    } catch (error) {
+      if (
+        error instanceof SequenceNotFoundError || error instanceof SequenceExhaustedError ||
+        error instanceof StoreUnavailableError || error instanceof PostgresSchemaError
+      ) throw error;
+      throw new StoreUnavailableError(
+        `postgres store: ${what} failed at ${this.#where}: ${describe(error)}`,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Replaces a pool that let a deadline pass; its connections may be stuck on a dead network. */
+  #replace(stale: Sql, what: string): void {
+    if (this.#closed || this.#sql !== stale) return;
+    this.#sql = this.#connect();
+    this.#logger?.warn("postgres store: no answer in time, replacing the connection pool", {
+      operation: what,
+      timeoutMs: this.#timeoutMs,
+      database: this.#where,
+    });
+    this.#end(stale, 0);
+  }
+
+  #end(sql: Sql, timeoutSeconds: number): Promise<void> {
+    const ending = sql.end({ timeout: timeoutSeconds }).catch(() => {});
+    this.#ending.add(ending);
+    ending.finally(() => this.#ending.delete(ending));
+    return ending;
+  }
+
+  /** Durably raises the bound with one atomic statement; see {@link Store.reserve}. */
+  reserve(name: string, size: bigint): Promise<Block> {
+    if (size < 1n) {
+      return Promise.reject(new RangeError(`size=${size} is invalid: must be at least 1`));
+    }
+    return this.#run(`reserve on ${JSON.stringify(name)}`, async (sql) => {
+      // One statement: lock the row, read its bound, raise it (clamped at INT64_MAX exactly as
+      // raiseBound does; numeric so that no intermediate overflows), and return both bounds.
+      const rows = await sql<{ previous: bigint; upper: bigint }[]>`
+        WITH current AS (
+          SELECT upper FROM sequencer_sequences WHERE name = ${name} FOR UPDATE
+        )
+        UPDATE sequencer_sequences AS s
+           SET upper = CASE
+                 WHEN 9223372036854775807::numeric - c.upper < ${size.toString()}::numeric
+                   THEN 9223372036854775807::bigint
+                 ELSE (c.upper + ${size.toString()}::numeric)::bigint
+               END
+          FROM current AS c
+         WHERE s.name = ${name} AND c.upper < 9223372036854775807::bigint
+        RETURNING c.upper AS previous, s.upper AS upper`;
+      if (rows.length === 1) return { first: rows[0].previous + 1n, last: rows[0].upper };
+      const [row] = await sql<{ upper: bigint }[]>`
+        SELECT upper FROM sequencer_sequences WHERE name = ${name}`;
+      if (row === undefined) throw new SequenceNotFoundError(name);
+      if (row.upper >= INT64_MAX) throw new SequenceExhaustedError(name);
+      throw new Error(`the bound of ${JSON.stringify(name)} could not be raised`);
+    });
+  }
+
+  /** Creates a sequence unless it exists, safe across replicas; see {@link Store.create}. */
+  create(name: string, start: bigint): Promise<CreateResult> {
+    if (start < START_MIN || start > INT64_MAX) {
+      return Promise.reject(
+        new RangeError(`start=${start} is invalid: must be from ${START_MIN} to ${INT64_MAX}`),
+      );
+    }
+    return this.#run(`create of ${JSON.stringify(name)}`, async (sql) => {
+      const inserted = await sql<Row[]>`
+        INSERT INTO sequencer_sequences (name, start, upper)
+        VALUES (${name}, ${start}, ${start - 1n})
+        ON CONFLICT (name) DO NOTHING
+        RETURNING name, start, upper`;
+      if (inserted.length === 1) return { created: true, record: record(inserted[0]) };
+      const [existing] = await sql<Row[]>`
+        SELECT name, start, upper FROM sequencer_sequences WHERE name = ${name}`;
+      if (existing === undefined) {
+        throw new Error(`${JSON.stringify(name)} neither could be inserted nor exists`);
+      }
+      return { created: false, record: record(existing) };
+    });
+  }
+
+  /** One sequence; see {@link Store.get}. */
+  get(name: string): Promise<SequenceRecord | undefined> {
+    return this.#run(`read of ${JSON.stringify(name)}`, async (sql) => {
+      const [row] = await sql<Row[]>`
+        SELECT name, start, upper FROM sequencer_sequences WHERE name = ${name}`;
+      return row === undefined ? undefined : record(row);
+    });
+  }
+
+  /** Every sequence, in byte order of their names; see {@link Store.list}. */
+  list(): Promise<SequenceRecord[]> {
+    return this.#run("list of sequences", async (sql) => {
+      const rows = await sql<Row[]>`
+        SELECT name, start, upper FROM sequencer_sequences ORDER BY name COLLATE "C"`;
+      return rows.map(record);
+    });
+  }
+
+  /**
+   * Creates or migrates the schema to {@link POSTGRES_SCHEMA_VERSION} and makes sure `default`
+   * exists; idempotent, and serialized across replicas by an advisory lock.
+   * {@link openPostgresStore} calls it.
+   * @throws {PostgresSchemaError} the schema is newer than this build, or not ours.
+   * @throws {StoreUnavailableError} PostgreSQL failed or did not answer in time.
+   */
+  migrate(): Promise<{ before: number; now: number }> {
+    return this.#run("schema migration", migrate);
+  }
+
+  /** Runs `SELECT 1`; see {@link Store.ping}. */
+  ping(): Promise<void> {
+    return this.#run("ping", async (sql) => {
+      await sql`SELECT 1`;
+    });
+  }
+
+  /**
+   * Ends the pool: running queries get up to 2 seconds to finish, then connections are closed.
+   * Later operations fail with {@link StoreUnavailableError}. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#end(this.#sql, 2);
+    }
+    while (this.#ending.size > 0) await Promise.all([...this.#ending]);
+  }
+}
+
+function record(row: Row): SequenceRecord {
+  return { name: row.name, start: row.start, upper: row.upper };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof postgres.PostgresError) return `${error.message} (SQLSTATE ${error.code})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Connects to PostgreSQL at `url` (libpq style, see {@link parsePostgresUrl}), creates or
+ * migrates the schema (serialized across replicas by an advisory lock), and makes sure the
+ * `default` sequence exists.
+ * @throws {RangeError} the URL or the options are invalid.
+ * @throws {StoreUnavailableError} PostgreSQL cannot be reached or refused the work.
+ * @throws {PostgresSchemaError} the database holds a schema that is newer or not ours.
+ */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresStoreOptions,
+): Promise<PostgresStore> {
+  const { poolSize, logger, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
+    throw new RangeError(`poolSize=${poolSize} is invalid: must be a whole number from 1 to 1000`);
+  }
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600_000) {
+    throw new RangeError(
+      `timeoutMs=${timeoutMs} is invalid: must be a whole number of milliseconds from 100 to ` +
+        `600000`,
+    );
+  }
+  const parsed = await parsePostgresUrl(url);
+  if (parsed.ignored.length > 0) {
+    logger?.warn("postgres store: URL parameters ignored (the driver has no use for them)", {
+      parameters: parsed.ignored,
+    });
+  }
+  const connect = (): Sql =>
+    postgres(parsed.url, {
+      max: poolSize,
+      ssl: parsed.ssl,
+      ...(parsed.host === undefined ? {} : { host: parsed.host }),
+      ...(parsed.port === undefined ? {} : { port: parsed.port }),
+      types: { bigint: postgres.BigInt },
+      connect_timeout: parsed.connectTimeout,
+      // Close idle connections, so that none lingers half-dead behind a NAT or firewall.
+      idle_timeout: 60,
+      keep_alive: 15,
+      // Reconnect promptly once PostgreSQL is back (the driver waits up to 20 s by default).
+      backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
+      fetch_types: false,
+      onnotice: () => {},
+      connection: {
+        application_name: "sequencer",
+        // The server gives up a little before we do, so a slow but live server cancels cleanly.
+        statement_timeout: timeoutMs - Math.min(1_000, Math.floor(timeoutMs / 5)),
+        idle_in_transaction_session_timeout: Math.max(timeoutMs * 2, 10_000),
+      },
+    });
+  const store = new PostgresStore(connect, timeoutMs, parsed.redacted, logger);
+  try {
+    const version = await store.migrate();
+    logger?.info("postgres store ready", {
+      database: parsed.redacted,
+      sslmode: parsed.sslmode,
+      poolSize,
+      schemaVersion: version.now,
+      ...(version.before === version.now ? {} : { migratedFrom: version.before }),
+    });
+    return store;
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** Brings the schema to {@link POSTGRES_SCHEMA_VERSION} and makes sure `default` exists. */
+async function migrate(sql: Sql): Promise<{ before: number; now: number }> {
+  return await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
+    await tx`
+      CREATE TABLE IF NOT EXISTS sequencer_schema (
+        version    integer PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`;
+    const [{ version }] = await tx<{ version: number }[]>`
+      SELECT coalesce(max(version), 0)::integer AS version FROM sequencer_schema`;
+    if (version > POSTGRES_SCHEMA_VERSION) {
+      throw new PostgresSchemaError(
+        `database schema version ${version} is newer than this build supports ` +
+          `(${POSTGRES_SCHEMA_VERSION}); refusing to start rather than misread it`,
+      );
+    }
+    for (let v = version; v < POSTGRES_SCHEMA_VERSION; v++) {
+      try {
+        await tx.unsafe(MIGRATIONS[v]);
+      } catch (error) {
+        if (error instanceof postgres.PostgresError && error.code === "42P07") {
+          throw new PostgresSchemaError(
+            `the database already holds a table used by the sequencer but no record of its ` +
+              `schema (${error.message}); refusing to adopt it rather than risk handing out ` +
+              `numbers twice`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      await tx`INSERT INTO sequencer_schema (version) VALUES (${v + 1})`;
+    }
+    await tx`
+      INSERT INTO sequencer_sequences (name, start, upper)
+      VALUES (${DEFAULT_SEQUENCE}, 1, 0)
+      ON CONFLICT (name) DO NOTHING`;
+    return { before: version, now: POSTGRES_SCHEMA_VERSION };
+  });
+}

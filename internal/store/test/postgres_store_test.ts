@@ -1,0 +1,615 @@
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import {
+  openPostgresStore,
+  parsePostgresUrl,
+  POSTGRES_SCHEMA_VERSION,
+  PostgresSchemaError,
+  type PostgresStore,
+  redactUrl,
+} from "../postgres_store.ts";
+import {
+  type Block,
+  DEFAULT_SEQUENCE,
+  INT64_MAX,
+  raiseBound,
+  SequenceExhaustedError,
+  START_MIN,
+  StoreUnavailableError,
+} from "../store.ts";
+import {
+  type PgInstance,
+  postgresAvailability,
+  requirePostgres,
+  skipWithoutPostgres,
+} from "./pg_harness.ts";
+import { storeContract } from "./store_contract.ts";
+
+const ignore = skipWithoutPostgres(await postgresAvailability(), "PostgreSQL store tests");
+
+/** Runs `body` against a private PostgreSQL that is destroyed afterwards. */
+async function withPostgres(body: (pg: PgInstance) => Promise<void>): Promise<void> {
+  const pg = await requirePostgres();
+  try {
+    await body(pg);
+  } catch (error) {
+    const log = await pg.log();
+    console.error(`private PostgreSQL log:\n${log.split("\n").slice(-30).join("\n")}`);
+    throw error;
+  } finally {
+    await pg.destroy();
+  }
+}
+
+let databases = 0;
+/** A fresh, empty database on `pg`. */
+function freshDatabase(pg: PgInstance): Promise<string> {
+  return pg.createDatabase(`t${++databases}`);
+}
+
+/** Runs `body` with a plain connection to `url`, for looking behind the store. */
+async function withSql<T>(url: string, body: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
+  try {
+    return await body(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+async function closeAll(stores: PostgresStore[]): Promise<void> {
+  await Promise.all(stores.map((store) => store.close()));
+}
+
+/** Asserts that `blocks` cover `first..` without overlap or gap; returns the last number. */
+function assertContiguous(blocks: Block[], first: bigint): bigint {
+  const sorted = [...blocks].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  let next = first;
+  for (const block of sorted) {
+    assert.ok(block.first <= block.last, `block ${block.first}..${block.last} is empty`);
+    assert.equal(block.first, next, `block ${block.first}..${block.last} should start at ${next}`);
+    next = block.last + 1n;
+  }
+  return next - 1n;
+}
+
+/** Asserts that no number lies in two of `blocks`. */
+function assertDisjoint(blocks: Block[]): void {
+  const sorted = [...blocks].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  for (let i = 1; i < sorted.length; i++) {
+    assert.ok(
+      sorted[i].first > sorted[i - 1].last,
+      `blocks ${sorted[i - 1].first}..${sorted[i - 1].last} and ` +
+        `${sorted[i].first}..${sorted[i].last} overlap`,
+    );
+  }
+}
+
+async function timed<T>(
+  promise: Promise<T>,
+): Promise<{ ms: number; result: PromiseSettledResult<T> }> {
+  const started = performance.now();
+  const [result] = await Promise.allSettled([promise]);
+  return { ms: performance.now() - started, result };
+}
+
+/** Retries `reserve` until it succeeds or `withinMs` passes (the pool reconnects on its own). */
+async function reserveWhenBack(
+  store: PostgresStore,
+  size: bigint,
+  withinMs: number,
+): Promise<Block> {
+  const until = performance.now() + withinMs;
+  for (;;) {
+    try {
+      return await store.reserve(DEFAULT_SEQUENCE, size);
+    } catch (error) {
+      assert.ok(error instanceof StoreUnavailableError, `unexpected ${error}`);
+      if (performance.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+Deno.test({
+  name: "postgres store meets the store contract",
+  ignore,
+  fn: async (t) => {
+    await withPostgres(async (pg) => {
+      await storeContract(
+        t,
+        async () => openPostgresStore(await freshDatabase(pg), { poolSize: 4 }),
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "replicas sharing one PostgreSQL never reserve the same number",
+  ignore,
+  fn: async (t) => {
+    await withPostgres(async (pg) => {
+      await t.step(
+        "5 replicas starting at once on an empty database all succeed, one schema",
+        async () => {
+          for (let round = 0; round < 5; round++) {
+            const url = await freshDatabase(pg);
+            const opened = await Promise.allSettled(
+              Array.from({ length: 5 }, () => openPostgresStore(url, { poolSize: 2 })),
+            );
+            const stores = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+            try {
+              for (const o of opened) {
+                if (o.status === "rejected") throw o.reason;
+              }
+              for (const store of stores) {
+                assert.deepEqual(await store.list(), [{
+                  name: DEFAULT_SEQUENCE,
+                  start: 1n,
+                  upper: 0n,
+                }]);
+              }
+              const versions = await withSql(
+                url,
+                (sql) => sql`SELECT version FROM sequencer_schema`,
+              );
+              assert.deepEqual(
+                versions.map((r) => r.version),
+                [POSTGRES_SCHEMA_VERSION],
+              );
+            } finally {
+              await closeAll(stores);
+            }
+          }
+        },
+      );
+
+      await t.step(
+        "4 replicas reserving concurrently get disjoint blocks with no gap",
+        async () => {
+          const url = await freshDatabase(pg);
+          const stores = await Promise.all(
+            Array.from({ length: 4 }, () => openPostgresStore(url, { poolSize: 3 })),
+          );
+          try {
+            const all: Block[] = [];
+            let total = 0n;
+            // Each replica runs 3 workers; each worker reserves 60 blocks of varying size in turn.
+            await Promise.all(
+              stores.flatMap((store, s) =>
+                Array.from({ length: 3 }, async (_, w) => {
+                  let previous = 0n;
+                  for (let i = 0; i < 60; i++) {
+                    const size = BigInt(1 + ((s * 7 + w * 3 + i) % 13));
+                    total += size;
+                    const block = await store.reserve(DEFAULT_SEQUENCE, size);
+                    assert.equal(block.last - block.first + 1n, size);
+                    assert.ok(block.first > previous, "blocks of one worker must increase");
+                    previous = block.last;
+                    all.push(block);
+                  }
+                })
+              ),
+            );
+            assert.equal(all.length, 4 * 3 * 60);
+            assert.equal(assertContiguous(all, 1n), total);
+            assert.equal((await stores[0].get(DEFAULT_SEQUENCE))?.upper, total);
+          } finally {
+            await closeAll(stores);
+          }
+        },
+      );
+
+      await t.step(
+        "a sequence created on one replica is usable on all, creates agree",
+        async () => {
+          const url = await freshDatabase(pg);
+          const stores = await Promise.all(
+            Array.from({ length: 5 }, () => openPostgresStore(url, { poolSize: 2 })),
+          );
+          try {
+            const results = await Promise.all(
+              stores.map((store, i) => store.create("orders", 100n + BigInt(i))),
+            );
+            assert.equal(results.filter((r) => r.created).length, 1);
+            const winner = results.find((r) => r.created)!.record;
+            for (const r of results) assert.deepEqual(r.record, winner);
+            const blocks = await Promise.all(stores.map((store) => store.reserve("orders", 10n)));
+            assert.equal(assertContiguous(blocks, winner.start), winner.start + 49n);
+          } finally {
+            await closeAll(stores);
+          }
+        },
+      );
+
+      await t.step("a schema newer than this build is refused", async () => {
+        const url = await freshDatabase(pg);
+        await (await openPostgresStore(url, { poolSize: 1 })).close();
+        await withSql(url, (sql) => sql`INSERT INTO sequencer_schema (version) VALUES (99)`);
+        await assert.rejects(openPostgresStore(url, { poolSize: 1 }), (error: Error) => {
+          assert.ok(error instanceof PostgresSchemaError);
+          assert.match(error.message, /version 99 is newer than this build supports \(1\)/);
+          return true;
+        });
+      });
+
+      await t.step("a foreign table of the same name is refused, not adopted", async () => {
+        const url = await freshDatabase(pg);
+        await withSql(url, (sql) => sql`CREATE TABLE sequencer_sequences (id integer)`);
+        await assert.rejects(openPostgresStore(url, { poolSize: 1 }), PostgresSchemaError);
+        const columns = await withSql(
+          url,
+          (sql) =>
+            sql`SELECT column_name FROM information_schema.columns
+                WHERE table_name = 'sequencer_sequences'`,
+        );
+        assert.deepEqual(columns.map((c) => c.column_name), ["id"]);
+      });
+    });
+  },
+});
+
+Deno.test({
+  name: "postgres store fails fast while PostgreSQL is away and resumes without restart",
+  ignore,
+  fn: async (t) => {
+    await withPostgres(async (pg) => {
+      await t.step(
+        "stopped: StoreUnavailableError within seconds; restarted: same store reserves above",
+        async () => {
+          const url = await freshDatabase(pg);
+          const store = await openPostgresStore(url, { poolSize: 3 });
+          try {
+            const before = await store.reserve(DEFAULT_SEQUENCE, 100n);
+            await pg.stop();
+            for (
+              const attempt of [store.reserve(DEFAULT_SEQUENCE, 100n), store.ping(), store.list()]
+            ) {
+              const { ms, result } = await timed<unknown>(attempt);
+              assert.equal(result.status, "rejected");
+              assert.ok(
+                (result as PromiseRejectedResult).reason instanceof StoreUnavailableError,
+                `expected StoreUnavailableError, got ${(result as PromiseRejectedResult).reason}`,
+              );
+              assert.ok(ms < 3_000, `took ${ms} ms to fail`);
+            }
+            await pg.start();
+            const { ms, result } = await timed(store.reserve(DEFAULT_SEQUENCE, 100n));
+            assert.equal(
+              result.status,
+              "fulfilled",
+              `reserve after restart: ${(result as PromiseRejectedResult).reason}`,
+            );
+            const after = (result as PromiseFulfilledResult<Block>).value;
+            assert.ok(after.first > before.last, `${after.first} must be above ${before.last}`);
+            assert.ok(ms < 3_000, `first reserve after restart took ${ms} ms`);
+            await store.ping();
+          } finally {
+            await store.close();
+          }
+        },
+      );
+
+      await t.step(
+        "a crash mid-load: every answered block is distinct, then service resumes",
+        async () => {
+          const url = await freshDatabase(pg);
+          const stores = await Promise.all(
+            Array.from({ length: 3 }, () => openPostgresStore(url, { poolSize: 3 })),
+          );
+          try {
+            const answered: Block[] = [];
+            let refused = 0;
+            let stop = false;
+            const load = Promise.all(
+              stores.flatMap((store) =>
+                Array.from({ length: 4 }, async () => {
+                  while (!stop) {
+                    try {
+                      answered.push(await store.reserve(DEFAULT_SEQUENCE, 5n));
+                    } catch (error) {
+                      assert.ok(error instanceof StoreUnavailableError, `unexpected ${error}`);
+                      refused++;
+                      await new Promise((resolve) => setTimeout(resolve, 20));
+                    }
+                  }
+                })
+              ),
+            );
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            const beforeCrash = answered.length;
+            await pg.stop("immediate");
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            await pg.start();
+            const restarted = answered.length;
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            stop = true;
+            await load;
+            assert.ok(beforeCrash > 0, "no block was reserved before the crash");
+            assert.ok(refused > 0, "no request was refused during the crash");
+            assert.ok(answered.length > restarted, "no block was reserved after the restart");
+            assertDisjoint(answered);
+            const top = answered.reduce((max, b) => (b.last > max ? b.last : max), 0n);
+            for (const store of stores) {
+              const block = await store.reserve(DEFAULT_SEQUENCE, 1n);
+              assert.ok(block.first > top, `${block.first} must be above ${top}`);
+            }
+          } finally {
+            await closeAll(stores);
+          }
+        },
+      );
+
+      await t.step(
+        "a server that stops answering: fails at the deadline, resumes when it answers",
+        async () => {
+          const url = await freshDatabase(pg);
+          const store = await openPostgresStore(url, { poolSize: 2, timeoutMs: 1_000 });
+          try {
+            const before = await store.reserve(DEFAULT_SEQUENCE, 10n);
+            await pg.freeze();
+            try {
+              const { ms, result } = await timed(store.reserve(DEFAULT_SEQUENCE, 10n));
+              assert.equal(result.status, "rejected");
+              const reason = (result as PromiseRejectedResult).reason;
+              assert.ok(reason instanceof StoreUnavailableError, `got ${reason}`);
+              assert.match(reason.message, /did not answer within 1000 ms/);
+              assert.ok(ms >= 900 && ms < 2_000, `took ${ms} ms to fail`);
+              const again = await timed(store.ping());
+              assert.equal(again.result.status, "rejected");
+              assert.ok(again.ms < 2_000, `ping took ${again.ms} ms to fail`);
+            } finally {
+              await pg.thaw();
+            }
+            const after = await reserveWhenBack(store, 10n, 5_000);
+            assert.ok(after.first > before.last);
+          } finally {
+            await store.close();
+          }
+        },
+      );
+    });
+  },
+});
+
+Deno.test({
+  name: "postgres store keeps every 64-bit number exact",
+  ignore,
+  fn: async (t) => {
+    await withPostgres(async (pg) => {
+      const store = await openPostgresStore(await freshDatabase(pg), { poolSize: 2 });
+      try {
+        await t.step(
+          "a sequence at INT64_MAX hands out exactly INT64_MAX, then is exhausted",
+          async () => {
+            const created = await store.create("last", INT64_MAX);
+            assert.deepEqual(created.record, {
+              name: "last",
+              start: INT64_MAX,
+              upper: INT64_MAX - 1n,
+            });
+            assert.deepEqual(await store.reserve("last", 1_000n), {
+              first: INT64_MAX,
+              last: INT64_MAX,
+            });
+            await assert.rejects(store.reserve("last", 1n), SequenceExhaustedError);
+            assert.equal((await store.get("last"))?.upper, 9223372036854775807n);
+          },
+        );
+
+        await t.step("numbers above 2^53 are not rounded", async () => {
+          await store.create("big", 2n ** 53n + 1n);
+          assert.deepEqual(await store.reserve("big", 2n), {
+            first: 9007199254740993n,
+            last: 9007199254740994n,
+          });
+        });
+
+        await t.step("the clamp agrees with raiseBound, even for sizes beyond int8", async () => {
+          const cases: [bigint, bigint][] = [
+            [START_MIN, INT64_MAX],
+            [START_MIN, 2n ** 64n],
+            [-5n, 2n ** 63n],
+            [0n, INT64_MAX],
+            [INT64_MAX - 9n, 9n],
+            [INT64_MAX - 9n, 10n],
+            [INT64_MAX - 9n, 11n],
+            [1n, 2n ** 70n],
+          ];
+          for (const [i, [start, size]] of cases.entries()) {
+            const name = `clamp-${i}`;
+            await store.create(name, start);
+            const upper = raiseBound(start - 1n, size)!;
+            assert.deepEqual(await store.reserve(name, size), { first: start, last: upper }, name);
+          }
+        });
+
+        await t.step(
+          "a size below 1 or a start outside int8 is a RangeError naming it",
+          async () => {
+            await assert.rejects(store.reserve(DEFAULT_SEQUENCE, 0n), /size=0 is invalid/);
+            await assert.rejects(store.create("x", INT64_MAX + 1n), /start=9223372036854775808/);
+            await assert.rejects(store.create("x", START_MIN - 1n), RangeError);
+          },
+        );
+      } finally {
+        await store.close();
+      }
+    });
+  },
+});
+
+Deno.test("postgres URLs are read the libpq way", async (t) => {
+  await t.step("sslmode defaults to prefer and accepts every libpq value", async () => {
+    assert.equal((await parsePostgresUrl("postgres://h/db")).ssl, "prefer");
+    assert.equal((await parsePostgresUrl("postgres://h/db?sslmode=disable")).ssl, false);
+    assert.equal((await parsePostgresUrl("postgresql://h/db?sslmode=allow")).ssl, "prefer");
+    assert.equal((await parsePostgresUrl("postgres://h/db?sslmode=require")).ssl, "require");
+    const full = await parsePostgresUrl("postgres://h/db?sslmode=verify-full");
+    assert.equal(typeof full.ssl, "object");
+    assert.equal((full.ssl as { rejectUnauthorized: boolean }).rejectUnauthorized, true);
+    assert.equal(full.url, "postgres://h/db");
+  });
+
+  await t.step("driver-bound parameters leave the URL; run-time settings stay", async () => {
+    const parsed = await parsePostgresUrl(
+      "postgres://u:p@h:5433/db?sslmode=disable&connect_timeout=7&application_name=x&keepalives=1",
+    );
+    assert.equal(parsed.url, "postgres://u:p@h:5433/db?application_name=x");
+    assert.equal(parsed.connectTimeout, 7);
+    assert.deepEqual(parsed.ignored, ["keepalives"]);
+    const socket = await parsePostgresUrl("postgres:///db?host=/run/postgresql&port=5432");
+    assert.equal(socket.host, "/run/postgresql");
+    assert.equal(socket.port, 5432);
+    assert.equal(socket.ssl, false, "no TLS on a unix socket");
+  });
+
+  await t.step("bad values are RangeErrors naming the parameter and the rule", async () => {
+    await assert.rejects(
+      parsePostgresUrl("postgres://h/db?sslmode=on"),
+      /sslmode="on" is invalid: must be one of/,
+    );
+    await assert.rejects(
+      parsePostgresUrl("postgres://h/db?connect_timeout=0"),
+      /connect_timeout="0" is invalid/,
+    );
+    await assert.rejects(
+      parsePostgresUrl("postgres://h/db?sslcert=/c.pem"),
+      /sslcert="\/c.pem" is invalid: is not supported/,
+    );
+    await assert.rejects(
+      parsePostgresUrl("postgres://h/db?channel_binding=require"),
+      /channel_binding/,
+    );
+    await assert.rejects(
+      parsePostgresUrl("postgres://h/db?sslmode=verify-ca"),
+      /needs sslrootcert/,
+    );
+    await assert.rejects(
+      parsePostgresUrl("postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent.pem"),
+      /sslrootcert="\/nonexistent.pem" is invalid: cannot be read/,
+    );
+    await assert.rejects(parsePostgresUrl("mysql://u:secret@h/db"), (error: Error) => {
+      assert.match(error.message, /must start with postgres:\/\//);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+  });
+
+  await t.step("passwords never reach messages", async () => {
+    assert.equal(redactUrl("postgres://me:s3cr%40t@db:5432/x"), "postgres://me:***@db:5432/x");
+    assert.equal(redactUrl("postgres://me@db/x"), "postgres://me@db/x");
+    await assert.rejects(
+      openPostgresStore("postgres://me:hunter2@127.0.0.1:1/x?connect_timeout=1", { poolSize: 1 }),
+      (error: Error) => {
+        assert.ok(error instanceof StoreUnavailableError, `got ${error}`);
+        assert.doesNotMatch(error.message, /hunter2/);
+        assert.match(error.message, /me:\*\*\*@127.0.0.1:1/);
+        return true;
+      },
+    );
+  });
+
+  await t.step("pool size and deadline are checked", async () => {
+    await assert.rejects(
+      openPostgresStore("postgres://h/db", { poolSize: 0 }),
+      /poolSize=0 is invalid/,
+    );
+    await assert.rejects(
+      openPostgresStore("postgres://h/db", { poolSize: 1, timeoutMs: 5 }),
+      /timeoutMs=5 is invalid/,
+    );
+  });
+});
+
+Deno.test({
+  name: "postgres store connects over TLS as sslmode asks, and over a unix socket",
+  ignore,
+  fn: async (t) => {
+    await withPostgres(async (pg) => {
+      const url = await freshDatabase(pg);
+      const encrypted = (sslmode: string) =>
+        withSql(
+          url,
+          (sql) =>
+            sql`SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                WHERE a.application_name = ${`sequencer-${sslmode}`}`,
+        );
+      const open = async (query: string, sslmode: string) => {
+        const store = await openPostgresStore(
+          `${url}?${query}&application_name=sequencer-${sslmode}`,
+          {
+            poolSize: 1,
+          },
+        );
+        try {
+          await store.ping();
+          return (await encrypted(sslmode)).map((r) => r.ssl);
+        } finally {
+          await store.close();
+        }
+      };
+
+      await t.step("without TLS on the server, prefer connects in plain text", async () => {
+        assert.deepEqual(await open("sslmode=prefer", "prefer-plain"), [false]);
+        await assert.rejects(
+          open("sslmode=require&connect_timeout=2", "require-plain"),
+          StoreUnavailableError,
+        );
+      });
+
+      const ipCa = await pg.enableTls("IP:127.0.0.1");
+      await t.step("require and prefer encrypt; disable does not", async () => {
+        assert.deepEqual(await open("sslmode=require", "require"), [true]);
+        assert.deepEqual(await open("sslmode=prefer", "prefer"), [true]);
+        assert.deepEqual(await open("sslmode=disable", "disable"), [false]);
+      });
+
+      await t.step("verify-full accepts a certificate for the URL's IP address", async () => {
+        assert.deepEqual(await open(`sslmode=verify-full&sslrootcert=${ipCa}`, "full"), [true]);
+        await assert.rejects(
+          open("sslmode=verify-full&connect_timeout=2", "full-no-ca"),
+          /self-signed|certificate/i,
+        );
+      });
+
+      const otherCa = await pg.enableTls("DNS:sequencer.test");
+      await t.step(
+        "verify-full refuses another host's certificate; verify-ca accepts it",
+        async () => {
+          await assert.rejects(
+            open(`sslmode=verify-full&sslrootcert=${otherCa}`, "full-other"),
+            (error: Error) => {
+              assert.ok(error instanceof StoreUnavailableError);
+              assert.match(error.message, /127\.0\.0\.1|altnames/);
+              return true;
+            },
+          );
+          assert.deepEqual(await open(`sslmode=verify-ca&sslrootcert=${otherCa}`, "ca"), [true]);
+          assert.deepEqual(await open(`sslmode=require&sslrootcert=${otherCa}`, "require-ca"), [
+            true,
+          ]);
+          await assert.rejects(
+            open(`sslmode=verify-ca&sslrootcert=${ipCa}`, "ca-wrong"),
+            StoreUnavailableError,
+          );
+        },
+      );
+
+      await t.step("a unix socket folder given as ?host= works", async () => {
+        const database = new URL(url).pathname;
+        const store = await openPostgresStore(
+          `postgres://postgres@${database}?host=${
+            encodeURIComponent(pg.socketDir)
+          }&port=${pg.port}`,
+          { poolSize: 1 },
+        );
+        try {
+          assert.equal((await store.get(DEFAULT_SEQUENCE))?.start, 1n);
+        } finally {
+          await store.close();
+        }
+      });
+    });
+  },
+});
