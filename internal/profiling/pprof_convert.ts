@@ -8,8 +8,9 @@
  *   every frame carries the function's start line (1-based).
  * - File names: `file://` URLs become plain paths (so `pprof -list` finds the sources); other
  *   script URLs (`ext:core/…`, `node:…`, `https://…`) are kept as they are.
- * - Line numbers of TypeScript files are those of the JavaScript Deno runs (types stripped and
- *   re-printed), which can be a few lines off the `.ts` source; names and files are exact.
+ * - V8 reports lines of the JavaScript Deno runs; for TypeScript (types stripped and re-printed)
+ *   those drift from the `.ts` source. The `mapLine` option (see source_map.ts) maps them back;
+ *   without it, or where it knows no answer, the emitted line is used.
  * - One mapping, flagged as already symbolized, so `pprof` never asks `/debug/pprof/symbol`.
  *
  * @module
@@ -24,6 +25,7 @@ import {
   StringTable,
   ValueType,
 } from "pprof-format";
+import type { LineMapper } from "./source_map.ts";
 
 /** Where a V8 profile node runs (`Runtime.CallFrame`); line and column are 0-based. */
 export interface V8CallFrame {
@@ -95,6 +97,8 @@ export interface CpuConversionOptions {
   samplingIntervalMicros: number;
   /** Free-text comments shown by `pprof -comments`. */
   comments?: string[];
+  /** Maps emitted (JavaScript) positions to source lines; see source_map.ts. */
+  mapLine?: LineMapper;
 }
 
 /** Extra facts the V8 heap profile does not carry. */
@@ -107,6 +111,8 @@ export interface HeapConversionOptions {
   samplingIntervalBytes: number;
   /** Free-text comments shown by `pprof -comments`. */
   comments?: string[];
+  /** Maps emitted (JavaScript) positions to source lines; see source_map.ts. */
+  mapLine?: LineMapper;
 }
 
 /** V8 pseudo-frame for time spent outside JavaScript while the thread was idle. */
@@ -137,6 +143,11 @@ class PprofBuilder {
     hasInlineFrames: false,
   });
   readonly #locationByKey = new Map<string, number>();
+  readonly #mapLine: LineMapper | undefined;
+
+  constructor(mapLine?: LineMapper) {
+    this.#mapLine = mapLine;
+  }
 
   /** The location id for a call frame, created on first use. */
   locationId(frame: V8CallFrame): number {
@@ -145,7 +156,10 @@ class PprofBuilder {
     const known = this.#locationByKey.get(key);
     if (known !== undefined) return known;
     const id = this.locations.length + 1;
-    const line = frame.lineNumber >= 0 ? frame.lineNumber + 1 : 0;
+    const line0 = frame.lineNumber < 0
+      ? -1
+      : this.#mapLine?.(frame.url, frame.lineNumber, frame.columnNumber) ?? frame.lineNumber;
+    const line = line0 + 1;
     const name = this.strings.dedup(frame.functionName === "" ? "(anonymous)" : frame.functionName);
     const fn = new PprofFunction({
       id,
@@ -201,7 +215,7 @@ class PprofBuilder {
  * the sampling interval.
  */
 export function cpuProfileToPprof(profile: V8CpuProfile, options: CpuConversionOptions): Profile {
-  const builder = new PprofBuilder();
+  const builder = new PprofBuilder(options.mapLine);
   const byId = new Map<number, V8CpuProfileNode>();
   const parent = new Map<number, number>();
   for (const node of profile.nodes) {
@@ -307,6 +321,23 @@ export function heapProfileToPprof(
     durationNanos: options.durationNanos,
     comments: options.comments ?? [],
   });
+}
+
+/** Every script URL a CPU profile mentions (to load source maps for). */
+export function cpuProfileUrls(profile: V8CpuProfile): Set<string> {
+  return new Set(profile.nodes.map((n) => n.callFrame.url));
+}
+
+/** Every script URL a sampling heap profile mentions (to load source maps for). */
+export function heapProfileUrls(profile: V8HeapProfile): Set<string> {
+  const urls = new Set<string>();
+  const pending = [profile.head];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    urls.add(node.callFrame.url);
+    pending.push(...node.children);
+  }
+  return urls;
 }
 
 /** Encodes a pprof profile as gzipped protobuf, the form `go tool pprof` fetches over HTTP. */

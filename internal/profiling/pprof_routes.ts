@@ -31,7 +31,14 @@ import {
   DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
   waitOrAbort,
 } from "./inspector_capture.ts";
-import { cpuProfileToPprof, encodePprofGzip, heapProfileToPprof } from "./pprof_convert.ts";
+import {
+  cpuProfileToPprof,
+  cpuProfileUrls,
+  encodePprofGzip,
+  heapProfileToPprof,
+  heapProfileUrls,
+} from "./pprof_convert.ts";
+import { loadLineMapper } from "./source_map.ts";
 import { tracer } from "./trace.ts";
 
 /** Options of {@link profilingRoutes}. */
@@ -162,6 +169,7 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
     const pprof = cpuProfileToPprof(captured.profile, {
       timeNanos: BigInt(captured.startedAtMs) * 1_000_000n,
       samplingIntervalMicros: DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
+      mapLine: await loadLineMapper(cpuProfileUrls(captured.profile)),
       comments: [
         `V8 CPU profile of Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
         `${samples} samples at ${DEFAULT_CPU_SAMPLING_INTERVAL_MICROS} us`,
@@ -214,6 +222,7 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
       timeNanos: BigInt(captured.startedAtMs) * 1_000_000n,
       durationNanos: BigInt(Math.round(captured.elapsedMs * 1e6)),
       samplingIntervalBytes: DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
+      mapLine: await loadLineMapper(heapProfileUrls(captured.profile)),
       comments: [
         `V8 sampling heap profile (kind=${kind.value}: ${what}) over ${seconds.value} s, ` +
         `one sample per ${DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES} bytes on average`,

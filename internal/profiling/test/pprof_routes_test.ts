@@ -80,8 +80,9 @@ function typesOf(p: Profile): string[] {
 const PROJECT_FN = /^\S+ \/.*\/internal\/handlers\/(respond|router)\.ts$/;
 
 Deno.test("CPU profile: pprof that shows the project's functions under load", async (t) => {
+  let profile: Profile | undefined;
   await t.step("a 1 s profile decodes as pprof with samples from internal/handlers", async () => {
-    const profile = await pprofOf(await underLoad(get("/debug/pprof/profile?seconds=1")));
+    profile = await pprofOf(await underLoad(get("/debug/pprof/profile?seconds=1")));
     assert.deepEqual(typesOf(profile), ["samples/count", "cpu/nanoseconds"]);
     assert.ok(profile.sample.length > 0, "samples exist");
     assert.ok(Number(profile.durationNanos) >= 0.9e9, "duration about one second");
@@ -89,6 +90,23 @@ Deno.test("CPU profile: pprof that shows the project's functions under load", as
     const project = fns.filter((f) => PROJECT_FN.test(f));
     assert.ok(project.length > 0, `a project function is sampled; got ${fns.join(", ")}`);
     assert.equal(cpuCaptureRunning(), false, "the busy flag is released");
+  });
+
+  await t.step("line numbers are those of the .ts sources, not of Deno's emitted JS", async () => {
+    assert.ok(profile !== undefined, "the profile of the previous step");
+    const s = profile.stringTable.strings;
+    let checked = 0;
+    for (const fn of profile.function) {
+      const name = s[Number(fn.name)];
+      const file = s[Number(fn.filename)];
+      if (!/\/internal\/handlers\/(respond|router)\.ts$/.test(file)) continue;
+      if (!/^[A-Za-z_$][\w$]*$/.test(name)) continue; // anonymous or inferred names
+      const source = (await Deno.readTextFile(file)).split("\n");
+      const line = source[Number(fn.startLine) - 1] ?? "";
+      assert.ok(line.includes(name), `${name} starts at ${file}:${fn.startLine}: ${line}`);
+      checked++;
+    }
+    assert.ok(checked > 0, "some named project function was checked");
   });
 
   await t.step("format=cpuprofile is the V8 .cpuprofile JSON DevTools opens", async () => {
