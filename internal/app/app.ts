@@ -16,7 +16,7 @@ import { SequenceClient } from "../atomicSequence/sequences.ts";
 import { DEFAULT_SIZING } from "../atomicSequence/block_size.ts";
 import { Flag } from "../atomicSequence/atomic_sequence.ts";
 import { apiHandler, debugRoutes } from "../handlers/handlers.ts";
-import { createRouter } from "../handlers/router.ts";
+import { createRouter, type RequestHandler } from "../handlers/router.ts";
 import { hostName } from "../handlers/health/health.ts";
 // import { profilingRoutes } from "../profiling/pprof_routes.ts";
 import { startApiWorkers } from "../workers/api_workers.ts";
@@ -52,7 +52,7 @@ interface Server {
 function serve(
   port: number,
   hostname: string,
-  handler: (req: Request) => Promise<Response>,
+  handler: RequestHandler,
   onError: (error: unknown) => Response,
 ): Server {
   const server = Deno.serve({ port, hostname, handler, onError, onListen: () => {} });

@@ -1,11 +1,11 @@
 /**
- * Starts `cmd/app/main.ts` as a real process with the exact flags of `deno task run`, on ports
+ * Used by the end-to-end tests and the benchmark: starts `cmd/app/main.ts` as a real process with the exact flags of `deno task run`, on ports
  * the process picks itself, and reads the chosen ports from its startup log.
  *
  * @module
  */
 
-const ROOT = new URL("../../../", import.meta.url);
+const ROOT = new URL("../../", import.meta.url);
 
 /** The flags of `deno task run` (from deno.json), so tests run the command users run. */
 export async function runFlags(): Promise<string[]> {

@@ -7,7 +7,7 @@
 import type { SequenceService } from "../atomicSequence/sequences.ts";
 import type { Logger } from "../log/log.ts";
 import { type HealthOptions, healthRoutes } from "./health/health.ts";
-import { createRouter, type Route } from "./router.ts";
+import { createRouter, type RequestHandler, type Route } from "./router.ts";
 import { type V1Options, v1Routes } from "./v1/v1.ts";
 
 /** The API server's routes. */
@@ -20,7 +20,7 @@ export function apiHandler(
   service: SequenceService,
   options: V1Options,
   logger?: Logger,
-): (req: Request) => Promise<Response> {
+): RequestHandler {
   return createRouter(apiRoutes(service, options), logger);
 }
 

@@ -64,3 +64,42 @@ Deno.test("the router dispatches by path and method and answers errors in JSON",
 Deno.test("the JSON helper writes bigints as exact digits", () => {
   assert.equal(toJson({ n: 9223372036854775807n, m: -5n }), '{"n":9223372036854775807,"m":-5}');
 });
+
+Deno.test("the fast path answers exact routes without parsing, and falls through otherwise", async (t) => {
+  const seen: string[] = [];
+  const router = createRouter([
+    {
+      method: "GET",
+      path: "/hot",
+      handler: (_req, url) => json(200, { via: "handler", search: url.search }),
+      fast: (_req, search) => {
+        seen.push(search);
+        return search === "" ? json(200, { via: "fast" }) : undefined;
+      },
+    },
+  ]);
+  const call = async (path: string, method = "GET") => {
+    const res = await router(new Request(`http://h:1${path}`, { method }));
+    return { status: res.status, body: await res.json() };
+  };
+  await t.step("no query: the fast path answers", async () => {
+    assert.deepEqual((await call("/hot")).body, { via: "fast" });
+  });
+  await t.step("a query it declines goes to the handler with the parsed URL", async () => {
+    assert.deepEqual((await call("/hot?x=1")).body, { via: "handler", search: "?x=1" });
+    assert.deepEqual(seen.at(-1), "?x=1");
+  });
+  await t.step("other methods still get 405, not the fast path", async () => {
+    assert.equal((await call("/hot", "POST")).status, 405);
+  });
+  await t.step("a dotted path is normalised by the Request URL and answered", async () => {
+    assert.deepEqual((await call("/a/../hot")).body, { via: "fast" });
+  });
+  await t.step("an escaped path is not the literal path: 404 from the full parse", async () => {
+    const before = seen.length;
+    assert.equal((await call("/h%6Ft")).status, 404);
+    assert.equal(seen.length, before);
+  });
+    assert.equal(seen.length, before);
+  });
+});
