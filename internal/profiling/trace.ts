@@ -105,7 +105,10 @@ export class Tracer {
     this.active = true;
   }
 
-  /** Ends the capture and returns everything recorded, with lane names as metadata. */
+  /**
+   * Ends the capture and returns everything recorded, sorted by start time, after metadata naming
+   * the process and the lanes.
+   */
   stop(): TraceDocument {
     const stoppedAt = this.now();
     this.active = false;
@@ -137,7 +140,8 @@ export class Tracer {
         args: { name: `spans ${lane}` },
       });
     }
-    const events = this.#events;
+    // Recorded in end order; viewers read most easily in start order, parents before children.
+    const events = this.#events.sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
     this.#events = [];
     this.#lanes = [];
     return {

@@ -25,8 +25,9 @@ const router = createRouter(
   silentLogger,
 );
 
-function get(path: string, init?: RequestInit): Promise<Response> {
-  return router(new Request(`http://debug.test${path}`, init));
+/** Calls the router; the busy flag is taken synchronously, before the first `await`. */
+async function get(path: string, init?: RequestInit): Promise<Response> {
+  return await router(new Request(`http://debug.test${path}`, init));
 }
 
 /** Drives the load route (through `traceRequest`) until `work` settles, yielding to timers. */

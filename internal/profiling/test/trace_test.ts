@@ -104,6 +104,18 @@ Deno.test("the tracer records complete events, counters and instants while a tra
     assert.equal(lane.get("later"), 1);
   });
 
+  await t.step("events come out in start order, an enclosing span before what it encloses", () => {
+    local.start();
+    local.complete("inner", "c", 10, 5);
+    local.complete("outer", "c", 10, 20);
+    local.complete("first", "c", 1, 1);
+    assert.deepEqual(spans(local.stop().traceEvents).map((e) => e.name), [
+      "first",
+      "outer",
+      "inner",
+    ]);
+  });
+
   await t.step("events past maxEvents are counted as dropped", () => {
     local.start({ maxEvents: 2 });
     for (let i = 0; i < 5; i++) local.counter("n", { i });
