@@ -188,7 +188,11 @@ export async function startPostgres(): Promise<PgInstance | { skipped: string }>
       const ps = await new Deno.Command("ps", {
         args: ["-o", "pid=", "--ppid", String(postmaster)],
         stdin: "null",
-      }).output();
+      }).output().catch((error) => {
+        throw new Error(`ps (Debian package procps) is needed to find the server's processes`, {
+          cause: error,
+        });
+      });
       const pids = [postmaster];
       for (const word of new TextDecoder().decode(ps.stdout).split(/\s+/)) {
         if (/^\d+$/.test(word)) pids.push(Number(word));
