@@ -10,7 +10,7 @@ import { describeConfig } from "../config/config.ts";
 import type { Logger } from "../log/log.ts";
 import type { Store } from "../store/store.ts";
 import { openSqliteStore } from "../store/sqlite_store.ts";
-// import { openPostgresStore } from "../store/postgres_store.ts";
+import { openPostgresStore } from "../store/postgres_store.ts";
 import { SequenceOwner } from "../atomicSequence/owner.ts";
 import { SequenceClient } from "../atomicSequence/sequences.ts";
 import { DEFAULT_SIZING } from "../atomicSequence/block_size.ts";
@@ -18,7 +18,8 @@ import { Flag } from "../atomicSequence/atomic_sequence.ts";
 import { apiHandler, debugRoutes } from "../handlers/handlers.ts";
 import { createRouter, type RequestHandler } from "../handlers/router.ts";
 import { hostName } from "../handlers/health/health.ts";
-// import { profilingRoutes } from "../profiling/pprof_routes.ts";
+import { type OtherThreads, profilingRoutes } from "../profiling/pprof_routes.ts";
+import { tracer, traceRequest } from "../profiling/trace.ts";
 import { startApiWorkers } from "../workers/api_workers.ts";
 
 /** How a shutdown ended. */
@@ -59,9 +60,12 @@ function serve(
   return { port: server.addr.port, shutdown: () => server.shutdown() };
 }
 
-async function openStore(config: Config, _logger: Logger): Promise<Store> {
+async function openStore(config: Config, logger: Logger): Promise<Store> {
   if (config.databaseUrl !== undefined) {
-    throw new Error("TODO postgres");
+    return await openPostgresStore(config.databaseUrl, {
+      poolSize: config.databasePoolSize,
+      logger,
+    });
   }
   return await openSqliteStore(config.dataDir);
 }
@@ -72,9 +76,10 @@ async function openStore(config: Config, _logger: Logger): Promise<Store> {
  * @throws when the store cannot be opened or the first block cannot be committed; everything
  * started so far is stopped first.
  */
-export async function startApp(config: Config, logger: Logger, _options: AppOptions): Promise<App> {
+export async function startApp(config: Config, logger: Logger, options: AppOptions): Promise<App> {
   logger.info("starting", { config: describeConfig(config), pid: Deno.pid });
   let ready = () => false;
+  let threads: OtherThreads | undefined;
   const onError = (error: unknown) => {
     logger.error("request failed", { error });
     return new Response('{"status":"error","error":"internal error"}', {
@@ -88,7 +93,7 @@ export async function startApp(config: Config, logger: Logger, _options: AppOpti
     createRouter(
       debugRoutes(
         { ready: () => ready(), environment: config.environment, host: hostName() },
-        [], // profilingRoutes({ cmdline: options.cmdline, logger }),
+        profilingRoutes({ cmdline: options.cmdline, logger, threads: () => threads }),
       ),
       logger,
     ),
@@ -100,14 +105,42 @@ export async function startApp(config: Config, logger: Logger, _options: AppOpti
   let owner: SequenceOwner | undefined;
   try {
     store = await openStore(config, logger);
-    owner = await SequenceOwner.start(store, { logger, sizing: DEFAULT_SIZING });
+    owner = await SequenceOwner.start(store, {
+      logger,
+      sizing: DEFAULT_SIZING,
+      onReserve: (name, size, started, committed, installed) => {
+        if (!tracer.active) return;
+        const args = { sequence: name, size: String(size) };
+        const us = (ms: number) => ms * 1000;
+        tracer.complete(
+          "block reservation",
+          "allocator",
+          us(started),
+          us(installed - started),
+          args,
+        );
+        tracer.complete("store commit", "store", us(started), us(committed - started), args);
+      },
+    });
     const table = owner.table;
     const client = new SequenceClient(table, owner);
     ready = () => client.ready();
     const v1 = { batchMax: config.batchMax };
-    const api: Server = config.workers > 1
-      ? await startApiWorkers({ port: config.apiPort, workers: config.workers, v1, owner, logger })
-      : serve(config.apiPort, "0.0.0.0", apiHandler(client, v1, logger), onError);
+    let api: Server;
+    if (config.workers > 1) {
+      const workers = await startApiWorkers({
+        port: config.apiPort,
+        workers: config.workers,
+        v1,
+        owner,
+        logger,
+      });
+      threads = workers.threads;
+      api = workers;
+    } else {
+      const router = apiHandler(client, v1, logger);
+      api = serve(config.apiPort, "0.0.0.0", (req) => traceRequest(req, router), onError);
+    }
     logger.info("api server listening", {
       address: `0.0.0.0:${api.port}`,
       workers: config.workers,

@@ -58,8 +58,17 @@ export interface OwnerOptions {
   pingIntervalMs?: number;
   /** First and largest delay between retries of a failed reservation (ms). */
   retryMs?: { initial: number; max: number };
-  /** Called around each store reservation (for the trace timeline). */
-  onReserve?: (name: string, size: bigint, startedMs: number, endedMs: number) => void;
+  /**
+   * Called after each block is installed (for the trace timeline), with `performance.now()`
+   * times: when the reservation began, when the store commit returned, when the block was live.
+   */
+  onReserve?: (
+    name: string,
+    size: bigint,
+    startedMs: number,
+    committedMs: number,
+    installedMs: number,
+  ) => void;
 }
 
 interface SlotMeta {
@@ -201,9 +210,9 @@ export class SequenceOwner implements OwnerPort {
     const size = demand > meta.size ? demand : meta.size;
     try {
       const block = await this.#track(this.#store.reserve(meta.name, size));
-      const ended = performance.now();
-      this.#onReserve?.(meta.name, size, now, ended);
+      const committed = performance.now();
       this.table.install(slot, block.first, block.last);
+      this.#onReserve?.(meta.name, size, now, committed, performance.now());
       meta.backoff = this.#retry.initial;
       meta.timer = undefined;
       this.table.publish(slot, SlotState.Ok, true);

@@ -27,6 +27,7 @@ import { parseChoice, parseSeconds, type SecondsRule } from "./params.ts";
 import {
   captureCpuProfile,
   captureHeapProfile,
+  type CaptureWindow,
   DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
   DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
   waitOrAbort,
@@ -37,9 +38,31 @@ import {
   encodePprofGzip,
   heapProfileToPprof,
   heapProfileUrls,
+  type V8CpuProfile,
+  type V8HeapProfile,
 } from "./pprof_convert.ts";
+import { mergeCpuProfiles, mergeHeapProfiles, mergeTraces, type ThreadProfile } from "./merge.ts";
 import { loadLineMapper } from "./source_map.ts";
-import { tracer } from "./trace.ts";
+import { type TraceDocument, tracer } from "./trace.ts";
+
+/**
+ * The other threads of the process (API workers), profiled alongside the main thread so that one
+ * request shows the whole service.
+ */
+export interface OtherThreads {
+  /** Runs a CPU profile in every other thread over the window. */
+  cpu(
+    window: CaptureWindow & { samplingIntervalMicros: number },
+  ): Promise<ThreadProfile<V8CpuProfile>[]>;
+  /** Runs a sampling heap profile in every other thread over the window. */
+  heap(
+    window: CaptureWindow & { samplingIntervalBytes: number; includeCollected: boolean },
+  ): Promise<ThreadProfile<V8HeapProfile>[]>;
+  /** Starts the tracer in every other thread. */
+  traceStart(): void;
+  /** Stops it and returns each thread's document with its clock shift to the main thread. */
+  traceStop(): Promise<{ thread: string; doc: TraceDocument; originShiftUs: number }[]>;
+}
 
 /** Options of {@link profilingRoutes}. */
 export interface ProfilingOptions {
@@ -47,6 +70,8 @@ export interface ProfilingOptions {
   cmdline: string[];
   /** Logs captures and failures; silent when absent. */
   logger?: Logger;
+  /** The API worker threads, when the service runs any (`WORKERS` > 1). */
+  threads?: () => OtherThreads | undefined;
 }
 
 /** `seconds` of `/debug/pprof/profile`: default 30 (Go's), 1–300. */
@@ -144,11 +169,19 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
     let captured;
     try {
       logger?.info("cpu profile started", { seconds: seconds.value, format: format.value });
-      captured = await captureCpuProfile({
+      const window = {
         durationMs: seconds.value * 1000,
         signal: req.signal,
         samplingIntervalMicros: DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
-      });
+      };
+      const [main, others] = await Promise.all([
+        captureCpuProfile(window),
+        options.threads?.()?.cpu(window) ?? [],
+      ]);
+      captured = {
+        ...main,
+        profile: mergeCpuProfiles([{ thread: "main", profile: main.profile }, ...others]),
+      };
     } catch (error) {
       return inspectorFailure(error, "CPU profile", logger);
     } finally {
@@ -194,12 +227,20 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
     let captured;
     try {
       logger?.info("heap profile started", { seconds: seconds.value, kind: kind.value });
-      captured = await captureHeapProfile({
+      const window = {
         durationMs: seconds.value * 1000,
         signal: req.signal,
         samplingIntervalBytes: DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
         includeCollected: kind.value === "alloc",
-      });
+      };
+      const [main, others] = await Promise.all([
+        captureHeapProfile(window),
+        options.threads?.()?.heap(window) ?? [],
+      ]);
+      captured = {
+        ...main,
+        profile: mergeHeapProfiles([{ thread: "main", profile: main.profile }, ...others]),
+      };
     } catch (error) {
       return inspectorFailure(error, "heap profile", logger);
     } finally {
@@ -254,13 +295,16 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
     const t0 = performance.now();
     try {
       logger?.info("trace started", { seconds: seconds.value });
+      const others = options.threads?.();
       tracer.start();
+      others?.traceStart();
       const sampler = sampleEventLoop();
       try {
         aborted = await waitOrAbort(seconds.value * 1000, req.signal);
       } finally {
         sampler.stop();
         doc = tracer.stop();
+        if (others !== undefined) doc = mergeTraces(doc, await others.traceStop());
       }
     } finally {
       cpuHolder = undefined;

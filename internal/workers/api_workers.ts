@@ -8,6 +8,9 @@ import type { SequenceOwner } from "../atomicSequence/owner.ts";
 import type { Logger } from "../log/log.ts";
 import type { V1Options } from "../handlers/v1/v1.ts";
 import { dispatchCall, type MainMessage, serializeError, type WorkerMessage } from "./rpc.ts";
+import type { OtherThreads } from "../profiling/pprof_routes.ts";
+import type { ThreadProfile } from "../profiling/merge.ts";
+import type { TraceDocument } from "../profiling/trace.ts";
 
 /** Options of {@link startApiWorkers}. */
 export interface ApiWorkersOptions {
@@ -29,7 +32,11 @@ export interface ApiWorkers {
   port: number;
   /** Drains every worker (in-flight requests finish), then ends the threads. */
   shutdown(): Promise<void>;
+  /** Profiling and tracing of the worker threads, for the debug server. */
+  threads: OtherThreads;
 }
+
+let nextId = 1;
 
 function startOne(options: ApiWorkersOptions, port: number, index: number) {
   const worker = new Worker(new URL("./api_worker.ts", import.meta.url), { type: "module" });
@@ -42,6 +49,12 @@ function startOne(options: ApiWorkersOptions, port: number, index: number) {
     onFailed = reject;
   });
   const closed = new Promise<void>((resolve) => (onClosed = resolve));
+  const waiting = new Map<number, (message: WorkerMessage) => void>();
+  const ask = <T extends WorkerMessage>(message: MainMessage & { id: number }): Promise<T> =>
+    new Promise<T>((resolve) => {
+      waiting.set(message.id, resolve as (message: WorkerMessage) => void);
+      send(message);
+    });
   worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
     const message = event.data;
     switch (message.type) {
@@ -63,6 +76,11 @@ function startOne(options: ApiWorkersOptions, port: number, index: number) {
         break;
       case "closed":
         onClosed();
+        break;
+      case "captured":
+      case "traced":
+        waiting.get(message.id)?.(message);
+        waiting.delete(message.id);
         break;
     }
   };
@@ -88,6 +106,58 @@ function startOne(options: ApiWorkersOptions, port: number, index: number) {
       worker.terminate();
     },
     terminate: () => worker.terminate(),
+    name: `api-worker-${index}`,
+    send,
+    ask,
+  };
+}
+
+type StartedWorker = ReturnType<typeof startOne>;
+
+function otherThreads(workers: StartedWorker[]): OtherThreads {
+  async function capture<P>(
+    kind: "cpu" | "heap",
+    window: { durationMs: number; signal?: AbortSignal },
+    samplingInterval: number,
+    includeCollected: boolean,
+  ): Promise<ThreadProfile<P>[]> {
+    return await Promise.all(workers.map(async (worker) => {
+      const id = nextId++;
+      const onAbort = () => worker.send({ type: "capture-abort", id });
+      window.signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        const reply = await worker.ask<Extract<WorkerMessage, { type: "captured" }>>({
+          type: "capture",
+          id,
+          kind,
+          durationMs: window.durationMs,
+          samplingInterval,
+          includeCollected,
+        });
+        if (reply.error !== undefined) throw new Error(`${worker.name}: ${reply.error}`);
+        return { thread: worker.name, profile: reply.profile as P };
+      } finally {
+        window.signal?.removeEventListener("abort", onAbort);
+      }
+    }));
+  }
+  return {
+    cpu: (window) => capture("cpu", window, window.samplingIntervalMicros, false),
+    heap: (window) =>
+      capture("heap", window, window.samplingIntervalBytes, window.includeCollected),
+    traceStart: () => workers.forEach((worker) => worker.send({ type: "trace-start" })),
+    traceStop: () =>
+      Promise.all(workers.map(async (worker) => {
+        const reply = await worker.ask<Extract<WorkerMessage, { type: "traced" }>>({
+          type: "trace-stop",
+          id: nextId++,
+        });
+        return {
+          thread: worker.name,
+          doc: reply.doc as TraceDocument,
+          originShiftUs: (reply.timeOrigin - performance.timeOrigin) * 1000,
+        };
+      })),
   };
 }
 
@@ -106,6 +176,7 @@ export async function startApiWorkers(options: ApiWorkersOptions): Promise<ApiWo
       async shutdown() {
         await Promise.all(started.map((worker) => worker.shutdown()));
       },
+      threads: otherThreads(started),
     };
   } catch (error) {
     for (const worker of started) worker.terminate();

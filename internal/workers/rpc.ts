@@ -12,6 +12,7 @@ import {
 import { TooManySequencesError } from "../atomicSequence/owner.ts";
 import type { OwnerPort } from "../atomicSequence/owner.ts";
 import type { SequenceTableMemory } from "../atomicSequence/atomic_sequence.ts";
+import type { TraceDocument } from "../profiling/trace.ts";
 
 /** The owner calls a worker may make, by name. */
 export type OwnerCall = "resolve" | "create" | "info" | "list";
@@ -22,7 +23,9 @@ export type WorkerMessage =
   | { type: "refill"; slot: number }
   | { type: "call"; id: number; call: OwnerCall; args: unknown[] }
   | { type: "closed" }
-  | { type: "failed"; message: string };
+  | { type: "failed"; message: string }
+  | { type: "captured"; id: number; profile?: unknown; error?: string }
+  | { type: "traced"; id: number; doc: TraceDocument; timeOrigin: number };
 
 /** Main → worker messages. */
 export type MainMessage =
@@ -36,7 +39,18 @@ export type MainMessage =
   }
   | { type: "reply"; id: number; ok: true; value: unknown }
   | { type: "reply"; id: number; ok: false; error: SerializedError }
-  | { type: "shutdown" };
+  | { type: "shutdown" }
+  | {
+    type: "capture";
+    id: number;
+    kind: "cpu" | "heap";
+    durationMs: number;
+    samplingInterval: number;
+    includeCollected: boolean;
+  }
+  | { type: "capture-abort"; id: number }
+  | { type: "trace-start" }
+  | { type: "trace-stop"; id: number };
 
 /** An error as it crosses a thread boundary. */
 export interface SerializedError {
