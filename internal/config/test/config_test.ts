@@ -97,7 +97,7 @@ Deno.test("config rejects invalid values with a message naming the variable, val
     [{ SHUTDOWN_TIMEOUT_SEC: "0" }, /^SHUTDOWN_TIMEOUT_SEC="0" is out of range/],
     [{ SHUTDOWN_TIMEOUT_SEC: "ten" }, /^SHUTDOWN_TIMEOUT_SEC="ten" is invalid/],
     [{ ENVIRONMENT: "" }, /^ENVIRONMENT="" is invalid: must not be empty$/],
-    [{ ENVIRONMENT: "   " }, /^ENVIRONMENT="   " is invalid: must not be empty$/],
+    [{ ENVIRONMENT: "   " }, /^ENVIRONMENT=" {3}" is invalid: must not be empty$/],
     [{ DATA_DIR: "" }, /^DATA_DIR="" is invalid: must not be empty$/],
     [{ WORKERS: "0" }, /^WORKERS="0" is out of range: must be an integer from 1 to 64$/],
     [{ BATCH_MAX: "0" }, /^BATCH_MAX="0" is out of range/],

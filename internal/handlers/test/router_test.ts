@@ -100,6 +100,4 @@ Deno.test("the fast path answers exact routes without parsing, and falls through
     assert.equal((await call("/h%6Ft")).status, 404);
     assert.equal(seen.length, before);
   });
-    assert.equal(seen.length, before);
-  });
 });
