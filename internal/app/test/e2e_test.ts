@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runToExit, startService } from "../service_process.ts";
+import { runFlags, runToExit, startService } from "../service_process.ts";
 
 async function get(url: string, init?: RequestInit) {
   const res = await fetch(url, init);
@@ -76,6 +76,24 @@ Deno.test("invalid configuration fails fast with one line naming the variable", 
       assert.ok(!result.stdout.includes("listening"));
     });
   }
+
+  await t.step("a .env file in the working directory is honoured by deno task run", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sequencer-env-" });
+    try {
+      await Deno.writeTextFile(`${dir}/.env`, "API_PORT=from-dotenv\n");
+      const main = new URL("../../../cmd/app/main.ts", import.meta.url).pathname;
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--env-file", ...(await runFlags()), main],
+        cwd: dir,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(output.code, 1);
+      assert.match(new TextDecoder().decode(output.stderr), /API_PORT="from-dotenv" is invalid/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 
   await t.step("a corrupt store is a startup error, never a reset to 1", async () => {
     const dir = await Deno.makeTempDir({ prefix: "sequencer-e2e-" });
