@@ -20,6 +20,14 @@ try {
   Deno.exit(1);
 }
 
+// Listen for signals before starting, so one that arrives during startup still shuts down
+// gracefully once the servers are up.
+const signal = new Promise<Deno.Signal>((resolve) => {
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(name, () => resolve(name));
+  }
+});
+
 let app;
 try {
   app = await startApp(config, logger, { cmdline: [Deno.execPath(), ...Deno.args] });
@@ -29,10 +37,5 @@ try {
   Deno.exit(1);
 }
 
-const signal = await new Promise<Deno.Signal>((resolve) => {
-  for (const name of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(name, () => resolve(name));
-  }
-});
-const outcome = await app.shutdown(signal);
+const outcome = await app.shutdown(await signal);
 Deno.exit(outcome === "graceful" ? 0 : 1);
