@@ -35,7 +35,8 @@ export const MAX_BODY_BYTES = 1024;
 // serialization and no object allocation on the hot path, and bigints are written exactly.
 const NUMBER_HEAD = '{"status":"ok","sequence":{"number":';
 const NUMBER_TAIL = "}}";
-const HEADERS = { "content-type": JSON_CONTENT_TYPE };
+// A number must never come from a cache: every answer is marked no-store.
+const HEADERS = { "content-type": JSON_CONTENT_TYPE, "cache-control": "no-store" };
 
 function numberBody(first: bigint, count: bigint | undefined, format: NumberFormat): string {
   const q = format === "string" ? '"' : "";

@@ -40,6 +40,7 @@ Deno.test("GET /v1/sequence keeps the seed's contract", async (t) => {
       const first = await call("GET", "/v1/sequence");
       assert.equal(first.status, 200);
       assert.equal(first.headers.get("content-type"), "application/json");
+      assert.equal(first.headers.get("cache-control"), "no-store");
       assert.equal(first.text, '{"status":"ok","sequence":{"number":1}}');
       assert.equal(
         (await call("GET", "/v1/sequence")).text,
@@ -49,6 +50,7 @@ Deno.test("GET /v1/sequence keeps the seed's contract", async (t) => {
 
     await t.step("?count=N reserves N consecutive numbers", async () => {
       const res = await call("GET", "/v1/sequence?count=10");
+      assert.equal(res.headers.get("cache-control"), "no-store");
       assert.equal(res.text, '{"status":"ok","sequence":{"number":3,"count":10,"last":12}}');
       assert.equal((await call("GET", "/v1/sequence")).body.sequence.number, 13);
     });
