@@ -1,7 +1,9 @@
 /**
  * `deno task bench`: the service (durable store, same worker count) against a bare `Deno.serve`
  * baseline, measured alternately in one run with `wrk`, reported as ratios. Not a test: the
- * machine is shared and noisy, so only side-by-side ratios from one run mean anything.
+ * machine is shared and noisy, so only side-by-side ratios from one run mean anything. Also three
+ * replicas on a private PostgreSQL (the test harness's) against the one replica on the embedded
+ * store, side by side; that row is skipped with a note when PostgreSQL cannot run here.
  *
  * Flags: `--seconds N` (per round, default 5), `--rounds N` (default 3), `--workers N`
  * (default: CPUs), `--connections N` (default 64), `--out FILE` (default docs/benchmarks.md).
@@ -10,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { type ServiceProcess, startService } from "../app/service_process.ts";
+import { type PgInstance, postgresAvailability, startPostgres } from "../store/test/pg_harness.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -84,7 +87,14 @@ async function wrk(
 
 async function startBaseline(workers: number): Promise<{ url: string; stop(): Promise<void> }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--unstable-net", "--allow-net", "--allow-env", "--allow-read", "internal/bench/baseline.ts"],
+    args: [
+      "run",
+      "--unstable-net",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "internal/bench/baseline.ts",
+    ],
     cwd: ROOT,
     env: { WORKERS: String(workers), PORT: "0" },
     stdout: "piped",
@@ -106,6 +116,140 @@ async function startBaseline(workers: number): Promise<{ url: string; stop(): Pr
       await reader.cancel();
     },
   };
+}
+
+/** One round of three replicas on PostgreSQL against the one replica on the embedded store. */
+interface ReplicaRound {
+  round: number;
+  /** One wrk per replica, all at the same time. */
+  three: Measurement[];
+  /** The same wrk processes, all against the one embedded-store replica. */
+  one: Measurement[];
+}
+
+/** The three-replica comparison, or why it was skipped. */
+type ReplicaResult =
+  | { skipped: string }
+  | { rounds: ReplicaRound[]; perClient: number; postgres: string };
+
+const REPLICAS = 3;
+
+/** Starts a private PostgreSQL for the three-replica row, or says why it cannot run here. */
+async function startBenchPostgres(): Promise<
+  { pg: PgInstance; version: string } | {
+    skipped: string;
+  }
+> {
+  const availability = await postgresAvailability();
+  if (!availability.ok) return { skipped: availability.reason };
+  const pg = await startPostgres();
+  if ("skipped" in pg) return pg;
+  const out = (await run(`${availability.bindir}/postgres`, ["--version"])).out;
+  const version = /\d+(\.\d+)+/.exec(out)?.[0];
+  return { pg, version: version === undefined ? "PostgreSQL" : `PostgreSQL ${version}` };
+}
+
+/**
+ * Three replicas on one fresh database of `pg`, each loaded by its own wrk, all at the same time;
+ * alternating round by round with the same three wrk processes all loading the embedded-store
+ * replica `single`. Both sides get the same clients, so only the servers differ.
+ */
+async function measureReplicas(
+  pg: PgInstance,
+  single: string,
+  options: { seconds: number; rounds: number; connections: number; script: string },
+): Promise<{ rounds: ReplicaRound[]; perClient: number }> {
+  const { seconds, rounds, connections, script } = options;
+  const url = await pg.createDatabase("bench_replicas");
+  const perClient = Math.max(1, Math.round(connections / REPLICAS));
+  const replicas: ServiceProcess[] = [];
+  const rows: ReplicaRound[] = [];
+  try {
+    for (let i = 0; i < REPLICAS; i++) {
+      replicas.push(await startService({ DATABASE_URL: url, WORKERS: "1" }));
+    }
+    const load = (targets: string[], s: number) =>
+      Promise.all(targets.map((api) => wrk(`${api}/v1/sequence`, s, perClient, script)));
+    const three = (s: number) => load(replicas.map((r) => r.api), s);
+    const one = (s: number) => load(replicas.map(() => single), s);
+    await three(2); // warm up: JIT, first blocks, block sizes grown
+    for (let round = 1; round <= rounds; round++) {
+      // Alternate which goes first, so drift in the machine's load does not favour one side.
+      const first = round % 2 === 1;
+      const a = first ? await three(seconds) : undefined;
+      const b = await one(seconds);
+      const t = a ?? await three(seconds);
+      rows.push({ round, three: t, one: b });
+      console.error(
+        `replicas round ${round}: three on PostgreSQL ${k(total(t))} req/s, one embedded ${
+          k(total(b))
+        } req/s, ratio ${(total(t) / total(b)).toFixed(3)}`,
+      );
+    }
+  } finally {
+    for (const replica of replicas) replica.kill("SIGTERM");
+    await Promise.all(replicas.map((r) => r.status));
+  }
+  return { rounds: rows, perClient };
+}
+
+/** Summed req/s of wrk processes that ran at the same time. */
+function total(measurements: Measurement[]): number {
+  return measurements.reduce((sum, m) => sum + m.rps, 0);
+}
+
+function replicasSection(result: ReplicaResult, workers: number, seconds: number): string {
+  const head = "## Three replicas on PostgreSQL\n\n";
+  if ("skipped" in result) {
+    return `${head}Skipped in this run: no private PostgreSQL could run here (${result.skipped}).
+Install Debian's \`postgresql\` package and run \`deno task bench\` again to fill this section.
+`;
+  }
+  const { rounds, perClient, postgres } = result;
+  const ratio = median(rounds.map((r) => total(r.three) / total(r.one)));
+  const worstP99 = (list: Measurement[]) => Math.max(...list.map((m) => m.p99));
+  const percent = Math.round(Math.abs(ratio - 1) * 100);
+  const reading = ratio < 0.95
+    ? `In this run the ${REPLICAS} replicas answered ${percent}% fewer requests than the one: that ` +
+      `is the cost.`
+    : ratio <= 1.05
+    ? `In this run the difference is within the noise: at this rate coordination costs little.`
+    : `In this run the ${REPLICAS} replicas answered ${percent}% more requests than the one. That ` +
+      `is not scale-out either: the cores are the same and PostgreSQL is barely touched, so the ` +
+      `difference comes from how ${REPLICAS} single-threaded processes and one process with ` +
+      `${workers} listener threads use those cores, not from added capacity.`;
+  const errors = (pick: (r: ReplicaRound) => Measurement[]) =>
+    rounds.reduce((sum, r) => sum + pick(r).reduce((e, m) => e + m.errors, 0), 0);
+  return `${head}${REPLICAS} replica processes (\`WORKERS=1\` each) on one database of a private
+${postgres} (the test harness's: a fresh server in a temporary folder, on 127.0.0.1), against the
+one replica above on the embedded store (\`WORKERS=${workers}\`), side by side in the same run.
+Both sides get the same clients: ${REPLICAS} \`wrk -t1 -c${perClient}\` processes for ${seconds} s
+at once, one per replica on the left, all on the single replica on the right; req/s are summed.
+
+On this one ${navigator.hardwareConcurrency}-core machine the replicas share the cores with
+PostgreSQL and with wrk, so **this row shows the cost of coordination, not scale-out**: the same
+cores run ${REPLICAS} HTTP servers instead of one, and each replica claims its blocks from
+PostgreSQL (rarely at this rate, since a block grows until it lasts about a second). Replicas add
+throughput only on machines of their own; here they show what sharing the numbers safely costs.
+${reading}
+
+| round | ${REPLICAS} replicas on PostgreSQL, req/s | per replica | 1 replica, embedded, req/s | ratio ${REPLICAS}/1 | worst p99 ${REPLICAS} / 1 (ms) |
+| ----- | ----------------------------- | ----------- | -------------------------- | --------- | ------------------------ |
+${
+    rounds.map((r) =>
+      `| ${r.round} | ${k(total(r.three))} | ${r.three.map((m) => k(m.rps)).join(" / ")} | ${
+        k(total(r.one))
+      } | ${(total(r.three) / total(r.one)).toFixed(3)} | ${ms(worstP99(r.three))} / ${
+        ms(worstP99(r.one))
+      } |`
+    ).join("\n")
+  }
+
+**Median ratio ${REPLICAS} replicas / 1: ${
+    ratio.toFixed(3)
+  }.** Errors (socket or non-2xx): ${REPLICAS}
+replicas ${errors((r) => r.three)}, 1 replica ${errors((r) => r.one)}.
+`;
 }
 
 function median(values: number[]): number {
@@ -141,12 +285,19 @@ async function main(): Promise<void> {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(script, WRK_SCRIPT);
   const dataDir = await Deno.makeTempDir({ prefix: "sequencer-bench-" });
+  // Started first, so that a PostgreSQL that is installed but fails stops the run at once; it idles
+  // until its own section.
+  const postgres = await startBenchPostgres();
+  if ("skipped" in postgres) {
+    console.error(`bench: skipping three replicas on PostgreSQL: ${postgres.skipped}`);
+  }
 
   const ours = await startService({ DATA_DIR: dataDir, WORKERS: String(workers) });
   const baseline = await startBaseline(workers);
   const rows: { round: number; ours: Measurement; base: Measurement }[] = [];
   const batches: Measurement[] = [];
   let profiled: { without: Measurement; during: Measurement; status: number } | undefined;
+  let replicated: ReplicaResult = "skipped" in postgres ? postgres : { skipped: "not measured" };
   try {
     // Warm both up (JIT, first blocks) before measuring.
     await wrk(`${ours.api}/v1/sequence`, 2, connections, script);
@@ -154,12 +305,16 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       // Alternate which goes first, so drift in the machine's load does not favour one side.
       const first = round % 2 === 1;
-      const a = first ? await wrk(`${ours.api}/v1/sequence`, seconds, connections, script) : undefined;
+      const a = first
+        ? await wrk(`${ours.api}/v1/sequence`, seconds, connections, script)
+        : undefined;
       const base = await wrk(`${baseline.url}/`, seconds, connections, script);
       const o = a ?? await wrk(`${ours.api}/v1/sequence`, seconds, connections, script);
       rows.push({ round, ours: o, base });
       console.error(
-        `round ${round}: ours ${k(o.rps)} req/s, baseline ${k(base.rps)} req/s, ratio ${(o.rps / base.rps).toFixed(3)}`,
+        `round ${round}: ours ${k(o.rps)} req/s, baseline ${k(base.rps)} req/s, ratio ${
+          (o.rps / base.rps).toFixed(3)
+        }`,
       );
     }
     for (let round = 1; round <= Math.max(2, rounds - 1); round++) {
@@ -173,9 +328,19 @@ async function main(): Promise<void> {
     });
     const during = await wrk(`${ours.api}/v1/sequence`, 10, connections, script);
     profiled = { without, during, status: await profile };
+    if (!("skipped" in postgres)) {
+      const measured = await measureReplicas(postgres.pg, ours.api, {
+        seconds,
+        rounds,
+        connections,
+        script,
+      });
+      replicated = { ...measured, postgres: postgres.version };
+    }
   } finally {
     await baseline.stop();
     await stopService(ours);
+    if (!("skipped" in postgres)) await postgres.pg.destroy();
     await Deno.remove(dataDir, { recursive: true });
     await Deno.remove(script);
   }
@@ -215,11 +380,11 @@ wrk -t1 -c${connections} -d${seconds}s -s <latency script> http://127.0.0.1:PORT
 | ----- | ---------- | -------------- | ------------------- | --------------------------- | ------------------------------- |
 ${
     rows.map((r) =>
-      `| ${r.round} | ${k(r.ours.rps)} | ${k(r.base.rps)} | ${(r.ours.rps / r.base.rps).toFixed(3)} | ${
-        ms(r.ours.p50)
-      } / ${ms(r.ours.p99)} / ${ms(r.ours.p999)} | ${ms(r.base.p50)} / ${ms(r.base.p99)} / ${
-        ms(r.base.p999)
-      } |`
+      `| ${r.round} | ${k(r.ours.rps)} | ${k(r.base.rps)} | ${
+        (r.ours.rps / r.base.rps).toFixed(3)
+      } | ${ms(r.ours.p50)} / ${ms(r.ours.p99)} / ${ms(r.ours.p999)} | ${ms(r.base.p50)} / ${
+        ms(r.base.p99)
+      } / ${ms(r.base.p999)} |`
     ).join("\n")
   }
 
@@ -231,7 +396,11 @@ ${
 
 | round | req/s | numbers/s | p99 (ms) |
 | ----- | ----- | --------- | -------- |
-${batches.map((b, i) => `| ${i + 1} | ${k(b.rps)} | ${k(b.rps * 10_000)} | ${ms(b.p99)} |`).join("\n")}
+${
+    batches.map((b, i) => `| ${i + 1} | ${k(b.rps)} | ${k(b.rps * 10_000)} | ${ms(b.p99)} |`).join(
+      "\n",
+    )
+  }
 
 **Median: ${k(batchRate)} numbers/s.**
 
@@ -240,10 +409,13 @@ ${batches.map((b, i) => `| ${i + 1} | ${k(b.rps)} | ${k(b.rps * 10_000)} | ${ms(
 | | req/s | p99 (ms) |
 | - | ----- | -------- |
 | without profile | ${k(profiled.without.rps)} | ${ms(profiled.without.p99)} |
-| during \`/debug/pprof/profile?seconds=10\` (HTTP ${profiled.status}) | ${k(profiled.during.rps)} | ${ms(profiled.during.p99)} |
+| during \`/debug/pprof/profile?seconds=10\` (HTTP ${profiled.status}) | ${
+    k(profiled.during.rps)
+  } | ${ms(profiled.during.p99)} |
 
 **Ratio during/without: ${(profiled.during.rps / profiled.without.rps).toFixed(3)}.**
 
+${replicasSection(replicated, workers, seconds)}
 ## Targets
 
 | target | result | |
