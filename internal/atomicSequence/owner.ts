@@ -78,6 +78,8 @@ interface SlotMeta {
   requestedAt: number | undefined;
   backoff: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** True while `timer` waits out a backoff that a success elsewhere may cut short. */
+  backingOff: boolean;
   running: Promise<void> | undefined;
 }
 
@@ -180,6 +182,7 @@ export class SequenceOwner implements OwnerPort {
       requestedAt: undefined,
       backoff: this.#retry.initial,
       timer: undefined,
+      backingOff: false,
       running: undefined,
     });
     this.#slots.set(name, slot);
@@ -229,18 +232,44 @@ export class SequenceOwner implements OwnerPort {
         // request rate; service resumes by itself once a reservation succeeds.
         const delay = meta.backoff;
         meta.backoff = Math.min(meta.backoff * 2, this.#retry.max);
-        meta.timer = setTimeout(() => {
-          meta.timer = undefined;
-          this.refill(slot);
-        }, delay);
+        this.#scheduleRetry(slot, delay, true);
       }
+    }
+  }
+
+  #scheduleRetry(slot: number, delay: number, backingOff: boolean): void {
+    const meta = this.#meta[slot];
+    clearTimeout(meta.timer);
+    meta.backingOff = backingOff;
+    meta.timer = setTimeout(() => {
+      meta.timer = undefined;
+      meta.backingOff = false;
+      this.refill(slot);
+    }, delay);
+  }
+
+  /**
+   * The store just answered: slots waiting out a backoff retry now instead of serving 503 for
+   * up to the backoff's length. Each failure is cut short once, so a sequence that keeps
+   * failing is retried at most as often as other operations succeed.
+   */
+  #retryNow(): void {
+    for (let slot = 0; slot < this.#meta.length; slot++) {
+      if (this.#meta[slot].backingOff) this.#scheduleRetry(slot, 0, false);
     }
   }
 
   async #track<T>(operation: Promise<T>): Promise<T> {
     try {
       const result = await operation;
-      if (!this.#healthy && this.#started) this.#setHealthy(true);
+      if (this.#started && !this.#closed) {
+        this.#retryNow();
+        // Ready again only when no sequence still waits for a block: one answer from the store
+        // does not mean every sequence is served.
+        if (!this.#healthy && this.#meta.every((m) => m.timer === undefined)) {
+          this.#setHealthy(true);
+        }
+      }
       return result;
     } catch (error) {
       if (error instanceof StoreUnavailableError) this.#setHealthy(false);
@@ -271,6 +300,7 @@ export class SequenceOwner implements OwnerPort {
     for (const meta of this.#meta) {
       clearTimeout(meta.timer);
       meta.timer = undefined;
+      meta.backingOff = false;
     }
     await Promise.allSettled(this.#meta.map((meta) => meta.running));
   }

@@ -94,22 +94,35 @@ function nonEmpty(env: EnvReader, name: string, fallback: string): string {
 function databaseUrl(env: EnvReader): string | undefined {
   const raw = env("DATABASE_URL");
   if (raw === undefined || raw === "") return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
+  // Only the scheme is checked here: libpq URLs that WHATWG URL parsing rejects are valid
+  // (several hosts `h1:5432,h2:5432`, a socket directory in `?host=/run/postgresql`), so the
+  // store's own parser reads the rest and reports what it cannot use at startup.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1];
+  if (scheme === undefined) {
     throw new ConfigError(
-      `DATABASE_URL is invalid: must be a URL of the form postgres://user:password@host:port/database`,
+      `DATABASE_URL=${
+        JSON.stringify(redactUrl(raw))
+      } is invalid: must be a URL of the form postgres://user:password@host:port/database`,
     );
   }
-  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+  if (scheme.toLowerCase() !== "postgres" && scheme.toLowerCase() !== "postgresql") {
     throw new ConfigError(
       `DATABASE_URL has scheme ${
-        JSON.stringify(url.protocol)
+        JSON.stringify(scheme + ":")
       }: must start with postgres:// or postgresql://`,
     );
   }
   return raw;
+}
+
+/**
+ * `url` with its passwords replaced by `***`, for logs and messages: the one in the user info
+ * (`postgres://me:secret@db/x`) and a `password=` query parameter.
+ */
+export function redactUrl(url: string): string {
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?]*:)[^@/?]*@/i, "$1***@")
+    .replace(/([?&]password=)[^&#]*/gi, "$1***");
 }
 
 /**
@@ -146,11 +159,6 @@ export function loadConfig(
 
 /** The configuration as log fields, with the database password hidden. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  let database: string | undefined;
-  if (config.databaseUrl !== undefined) {
-    const url = new URL(config.databaseUrl);
-    if (url.password !== "") url.password = "***";
-    database = url.toString();
-  }
+  const database = config.databaseUrl === undefined ? undefined : redactUrl(config.databaseUrl);
   return { ...config, databaseUrl: database, store: database ? "postgres" : "sqlite" };
 }

@@ -19,6 +19,7 @@
  */
 import tls from "node:tls";
 import postgres from "postgres";
+import { redactUrl } from "../config/config.ts";
 import type { Logger } from "../log/log.ts";
 import {
   type Block,
@@ -308,10 +309,7 @@ export async function parsePostgresUrl(url: string): Promise<ParsedPostgresUrl> 
   };
 }
 
-/** `url` with its password, if any, replaced by `***`. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:@/?]*:)[^@/?]*@/i, "$1***@");
-}
+export { redactUrl };
 
 /** The host names of a URL without its query: `a:1,b:2` gives `a`, `b`; `[::1]:5432` gives `::1`. */
 function hostsOf(base: string): string[] {

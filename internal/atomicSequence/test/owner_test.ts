@@ -18,10 +18,14 @@ import { silentLogger } from "../../log/log.ts";
 class FailingStore implements Store {
   readonly kind = "sqlite";
   failing = false;
+  /** Sequences whose reservations fail while the store otherwise works. */
+  failingNames = new Set<string>();
   reservations: Block[] = [];
   constructor(readonly inner: Store) {}
   async reserve(name: string, size: bigint): Promise<Block> {
-    if (this.failing) throw new StoreUnavailableError("injected: disk I/O error at commit");
+    if (this.failing || this.failingNames.has(name)) {
+      throw new StoreUnavailableError("injected: disk I/O error at commit");
+    }
     const block = await this.inner.reserve(name, size);
     this.reservations.push(block);
     return block;
@@ -46,14 +50,14 @@ class FailingStore implements Store {
 async function withService(
   fn: (client: SequenceClient, store: FailingStore, owner: SequenceOwner) => Promise<void>,
   sizing = { min: 100n, max: 1_000_000n, growBelowMs: 1_000, shrinkAboveMs: 60_000 },
+  timing = { pingIntervalMs: 50, retryMs: { initial: 20, max: 100 } },
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "sequencer-owner-" });
   const store = new FailingStore(await openSqliteStore(dir));
   const owner = await SequenceOwner.start(store, {
     logger: silentLogger,
     sizing,
-    pingIntervalMs: 50,
-    retryMs: { initial: 20, max: 100 },
+    ...timing,
   });
   try {
     await fn(new SequenceClient(owner.table, owner, 2_000), store, owner);
@@ -172,6 +176,65 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
     },
   );
 
+  await t.step(
+    "readiness stays off while any sequence still waits for a block, though others are served",
+    async () => {
+      const timing = { pingIntervalMs: 60_000, retryMs: { initial: 3_000, max: 3_000 } };
+      await withService(
+        async (client, store, owner) => {
+          await owner.create("a", 1n);
+          store.failingNames.add("a");
+          await drainUntilError(client, "a");
+          assert.equal(client.ready(), false);
+          // Another sequence gets a block: the store answers, yet "a" is still not served.
+          const before = store.reservations.length;
+          await drainUntilNewBlock(client, store, before);
+          await new Promise((r) => setTimeout(r, 50));
+          assert.equal(client.ready(), false, "ready while sequence a cannot get a block");
+          await assert.rejects(client.next("a", 1n), StoreUnavailableError);
+        },
+        undefined,
+        timing,
+      );
+    },
+  );
+
+  await t.step(
+    "when the store answers again, sequences waiting out a backoff retry at once",
+    async () => {
+      const timing = { pingIntervalMs: 60_000, retryMs: { initial: 3_000, max: 3_000 } };
+      await withService(
+        async (client, store, owner) => {
+          await owner.create("a", 1n);
+          assert.equal(await client.next("a", 1n), 1n, "a's first block is 1…100");
+          store.failing = true;
+          await drainUntilError(client, "a");
+          store.failing = false;
+          // The default sequence's next block succeeds; "a" must not wait out its 3 s backoff.
+          const started = performance.now();
+          await drainUntilNewBlock(client, store, store.reservations.length);
+          // Until the retry commits, "a" fails fast with 503 (as a client sees it); poll it.
+          let number: bigint | undefined;
+          while (number === undefined && performance.now() - started < 2_500) {
+            try {
+              number = await client.next("a", 1n);
+            } catch (error) {
+              assert.ok(error instanceof StoreUnavailableError, `unexpected ${error}`);
+              await new Promise((r) => setTimeout(r, 10));
+            }
+          }
+          const waited = performance.now() - started;
+          assert.ok(number !== undefined, "a was not served within 2.5 s");
+          assert.ok(number > 100n, `a resumed above its committed bound, got ${number}`);
+          assert.ok(waited < 1_500, `a waited ${waited.toFixed(0)} ms, its backoff is 3000 ms`);
+          assert.equal(client.ready(), true);
+        },
+        undefined,
+        timing,
+      );
+    },
+  );
+
   await t.step("a store failing at startup is an error, not a service at 1", async () => {
     const dir = await Deno.makeTempDir({ prefix: "sequencer-owner-" });
     const store = new FailingStore(await openSqliteStore(dir));
@@ -209,3 +272,28 @@ Deno.test("named sequences and the 64-bit limit", async (t) => {
     });
   });
 });
+
+/** Takes numbers of `name` until the store's failure shows. */
+async function drainUntilError(client: SequenceClient, name: string): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    try {
+      await client.next(name, 10n);
+    } catch (error) {
+      assert.ok(error instanceof StoreUnavailableError, `unexpected ${error}`);
+      return;
+    }
+  }
+  assert.fail(`${name} never ran out of committed numbers`);
+}
+
+/** Takes default numbers until the store has committed a block after the first `count`. */
+async function drainUntilNewBlock(
+  client: SequenceClient,
+  store: FailingStore,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < 100_000 && store.reservations.length === count; i++) {
+    await client.next(DEFAULT_SEQUENCE, 10n);
+  }
+  assert.ok(store.reservations.length > count, "no new block was committed");
+}

@@ -101,7 +101,7 @@ Deno.test("config rejects invalid values with a message naming the variable, val
     [{ DATA_DIR: "" }, /^DATA_DIR="" is invalid: must not be empty$/],
     [{ WORKERS: "0" }, /^WORKERS="0" is out of range: must be an integer from 1 to 64$/],
     [{ BATCH_MAX: "0" }, /^BATCH_MAX="0" is out of range/],
-    [{ DATABASE_URL: "not a url" }, /^DATABASE_URL is invalid: must be a URL/],
+    [{ DATABASE_URL: "not a url" }, /^DATABASE_URL="not a url" is invalid: must be a URL/],
     [{ DATABASE_URL: "mysql://db/x" }, /^DATABASE_URL has scheme "mysql:"/],
     [
       { API_PORT: "4000", DEBUG_PORT: "4000" },
@@ -141,4 +141,38 @@ Deno.test("describeConfig hides the database password", () => {
   const described = JSON.stringify(describeConfig(config));
   assert.ok(!described.includes("hunter2"));
   assert.match(described, /postgres:\/\/app:\*\*\*@db\/seq/);
+});
+
+Deno.test("DATABASE_URL accepts libpq URLs that WHATWG URL parsing rejects", async (t) => {
+  for (
+    const url of [
+      "postgres://app:pw@db1:5432,db2:5433/seq?target_session_attrs=read-write",
+      "postgresql:///seq?host=/run/postgresql",
+      "postgres://app@[::1]:5432/seq",
+      "POSTGRES://app@db/seq",
+    ]
+  ) {
+    await t.step(url, () => {
+      assert.equal(loadConfig(env({ DATABASE_URL: url }), 1).databaseUrl, url);
+    });
+  }
+});
+
+Deno.test("describeConfig hides a password given in the user info or the query", async (t) => {
+  for (
+    const [url, shown] of [
+      ["postgres://app:hunter2@db1:5432,db2/seq", "postgres://app:***@db1:5432,db2/seq"],
+      [
+        "postgres:///seq?host=/sock&password=hunter2&sslmode=disable",
+        "postgres:///seq?host=/sock&password=***&sslmode=disable",
+      ],
+      ["postgres://app@db/seq", "postgres://app@db/seq"],
+    ]
+  ) {
+    await t.step(url, () => {
+      const described = describeConfig(loadConfig(env({ DATABASE_URL: url }), 1));
+      assert.equal(described.databaseUrl, shown);
+      assert.ok(!JSON.stringify(described).includes("hunter2"));
+    });
+  }
 });
