@@ -107,7 +107,11 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     store = await openStore(config, logger);
     owner = await SequenceOwner.start(store, {
       logger,
-      sizing: DEFAULT_SIZING,
+      sizing: {
+        ...DEFAULT_SIZING,
+        min: BigInt(config.blockSizeMin),
+        max: BigInt(config.blockSizeMax),
+      },
       onReserve: (name, size, started, committed, installed) => {
         if (!tracer.active) return;
         const args = { sequence: name, size: String(size) };

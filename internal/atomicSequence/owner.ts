@@ -26,7 +26,7 @@ export class TooManySequencesError extends Error {
   /** @param capacity the table's capacity. */
   constructor(capacity: number) {
     super(
-      `this process serves at most ${capacity} sequences (SEQUENCE_SLOTS); restart to reclaim`,
+      `this process serves at most ${capacity} sequences since it started; restart it to serve others`,
     );
     this.name = "TooManySequencesError";
   }
@@ -81,6 +81,8 @@ interface SlotMeta {
   /** True while `timer` waits out a backoff that a success elsewhere may cut short. */
   backingOff: boolean;
   running: Promise<void> | undefined;
+  /** A refill was asked for while one ran: run again when it ends. */
+  again: boolean;
 }
 
 /** Owns the table and the store; see the module documentation. */
@@ -90,6 +92,8 @@ export class SequenceOwner implements OwnerPort {
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #sizing: BlockSizing;
+  /** False with blocks of one number: nothing is reserved before someone asks for it. */
+  readonly #prefetch: boolean;
   readonly #retry: { initial: number; max: number };
   readonly #onReserve: OwnerOptions["onReserve"];
   readonly #slots = new Map<string, number>();
@@ -104,6 +108,7 @@ export class SequenceOwner implements OwnerPort {
     this.#store = store;
     this.#logger = options.logger;
     this.#sizing = options.sizing ?? DEFAULT_SIZING;
+    this.#prefetch = this.#sizing.max > 1n;
     this.#retry = options.retryMs ?? { initial: 100, max: 2_000 };
     this.#onReserve = options.onReserve;
     this.table = SequenceTable.create(options.capacity ?? 4096);
@@ -111,14 +116,20 @@ export class SequenceOwner implements OwnerPort {
 
   /**
    * Starts an owner on an open store: resolves `default` and commits its first block before
-   * resolving, so the service is ready to answer when this returns.
+   * resolving, so the service is ready to answer when this returns. With blocks of one number
+   * (`sizing.max` 1) nothing is reserved ahead, the first block included: each number is
+   * committed when a request asks for it.
    * @throws the store's error when the first block cannot be committed.
    */
   static async start(store: Store, options: OwnerOptions): Promise<SequenceOwner> {
     const owner = new SequenceOwner(store, options);
     const slot = await owner.resolve(DEFAULT_SEQUENCE);
-    owner.table.claimRefill(slot);
-    await owner.#refill(slot, false);
+    // Without prefetch, resolving `default` proved the store answers; a block reserved now would
+    // be a number held ahead of other replicas, which that mode exists to avoid.
+    if (owner.#prefetch) {
+      owner.table.claimRefill(slot);
+      await owner.#refill(slot, false);
+    }
     if (owner.table.state(slot) !== SlotState.Ok) {
       await owner.close();
       throw new StoreUnavailableError("the first block of the default sequence was not committed");
@@ -184,6 +195,7 @@ export class SequenceOwner implements OwnerPort {
       timer: undefined,
       backingOff: false,
       running: undefined,
+      again: false,
     });
     this.#slots.set(name, slot);
     return slot;
@@ -193,8 +205,24 @@ export class SequenceOwner implements OwnerPort {
   refill(slot: number): void {
     const meta = this.#meta[slot];
     if (meta === undefined || this.#closed) return;
-    if (meta.running === undefined) {
-      meta.running = this.#refill(slot, true).finally(() => (meta.running = undefined));
+    // The caller holds the slot's refill claim, so its request must not be dropped: a run in
+    // flight may already have released the claim it served (its waiters resume in the same
+    // microtask checkpoint, before the run is marked finished). Run once more after it.
+    if (meta.running !== undefined) {
+      meta.again = true;
+      return;
+    }
+    meta.running = this.#refills(slot, meta);
+  }
+
+  async #refills(slot: number, meta: SlotMeta): Promise<void> {
+    try {
+      do {
+        meta.again = false;
+        await this.#refill(slot, true);
+      } while (meta.again && !this.#closed);
+    } finally {
+      meta.running = undefined;
     }
   }
 
@@ -202,6 +230,12 @@ export class SequenceOwner implements OwnerPort {
     const meta = this.#meta[slot];
     const { demand, standbySize } = this.table.demand(slot);
     if (standbySize > 0n && standbySize >= demand) {
+      this.table.publish(slot, SlotState.Ok, true);
+      return;
+    }
+    if (demand === 0n && !this.#prefetch) {
+      // Asked ahead of need (the standby ran empty) but nobody waits: reserve nothing now. A
+      // taker that finds no number records its demand and asks again.
       this.table.publish(slot, SlotState.Ok, true);
       return;
     }

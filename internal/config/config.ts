@@ -30,6 +30,14 @@ export interface Config {
   batchMax: number;
   /** HTTP listener threads for the API (`WORKERS`, default: number of CPUs). */
   workers: number;
+  /** Smallest (and first) block a sequence reserves (`BLOCK_SIZE_MIN`, default 100). */
+  blockSizeMin: number;
+  /**
+   * Largest block a sequence reserves (`BLOCK_SIZE_MAX`, default 10000000). `1` reserves each
+   * number when it is asked for and nothing ahead: numbers then follow the store's commit order
+   * across replicas, at the store's speed.
+   */
+  blockSizeMax: number;
 }
 
 /** A configuration value broke its rule; the message names the variable, value and rule. */
@@ -56,7 +64,12 @@ export const CONFIG_VARIABLES = [
   "DATABASE_POOL_SIZE",
   "BATCH_MAX",
   "WORKERS",
+  "BLOCK_SIZE_MIN",
+  "BLOCK_SIZE_MAX",
 ] as const;
+
+/** The largest block size `BLOCK_SIZE_MIN` and `BLOCK_SIZE_MAX` accept. */
+export const BLOCK_SIZE_LIMIT = 1_000_000_000;
 
 function integer(
   env: EnvReader,
@@ -143,6 +156,20 @@ export function loadConfig(
       `API_PORT=${apiPort} and DEBUG_PORT=${debugPort} are invalid: the two ports must differ`,
     );
   }
+  const blockSizeMin = integer(env, "BLOCK_SIZE_MIN", 100, 1, BLOCK_SIZE_LIMIT);
+  const blockSizeMax = integer(
+    env,
+    "BLOCK_SIZE_MAX",
+    Math.max(10_000_000, blockSizeMin),
+    1,
+    BLOCK_SIZE_LIMIT,
+  );
+  if (blockSizeMin > blockSizeMax) {
+    throw new ConfigError(
+      `BLOCK_SIZE_MIN=${blockSizeMin} and BLOCK_SIZE_MAX=${blockSizeMax} are invalid: ` +
+        `BLOCK_SIZE_MIN must not exceed BLOCK_SIZE_MAX`,
+    );
+  }
   return {
     apiPort,
     debugPort,
@@ -154,6 +181,8 @@ export function loadConfig(
     databasePoolSize: integer(env, "DATABASE_POOL_SIZE", 4, 1, 100),
     batchMax: integer(env, "BATCH_MAX", 100_000, 1, 10_000_000),
     workers: integer(env, "WORKERS", Math.max(1, Math.min(cpus, 64)), 1, 64),
+    blockSizeMin,
+    blockSizeMax,
   };
 }
 

@@ -273,6 +273,68 @@ Deno.test("named sequences and the 64-bit limit", async (t) => {
   });
 });
 
+Deno.test("blocks of one number: nothing is reserved ahead, so owners sharing a store stay in order", async (t) => {
+  const one = { min: 1n, max: 1n, growBelowMs: 1_000, shrinkAboveMs: 60_000 };
+  const upper = async (store: FailingStore) => (await store.inner.get(DEFAULT_SEQUENCE))!.upper;
+
+  await t.step("startup reserves nothing; each number is committed when asked for", async () => {
+    await withService(async (client, store) => {
+      assert.equal(client.ready(), true);
+      assert.equal(await upper(store), 0n, "a number was reserved before anyone asked");
+      for (let n = 1n; n <= 5n; n++) {
+        assert.equal(await client.next(DEFAULT_SEQUENCE, 1n), n);
+        await new Promise((r) => setTimeout(r, 5));
+        assert.equal(await upper(store), n, `a number beyond ${n} was reserved ahead`);
+      }
+      assert.equal(await client.next(DEFAULT_SEQUENCE, 4n), 6n, "a batch is reserved whole");
+      assert.equal(await upper(store), 9n);
+    }, one);
+  });
+
+  await t.step("50 concurrent requests get exactly 1..50, and no more is reserved", async () => {
+    await withService(async (client, store) => {
+      const got = await Promise.all(
+        Array.from({ length: 50 }, () => client.next(DEFAULT_SEQUENCE, 1n)),
+      );
+      assert.deepEqual(got.toSorted((a, b) => (a < b ? -1 : 1)), range(1n, 50n));
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await upper(store), 50n);
+    }, one);
+  });
+
+  await t.step("two owners on one store, asked in turn, answer 1, 2, 3, … in order", async () => {
+    await withService(async (first, store) => {
+      const second = await SequenceOwner.start(store, { logger: silentLogger, sizing: one });
+      try {
+        const client = new SequenceClient(second.table, second, 2_000);
+        const got: bigint[] = [];
+        for (let i = 0; i < 20; i++) {
+          got.push(await (i % 2 === 0 ? first : client).next(DEFAULT_SEQUENCE, 1n));
+        }
+        assert.deepEqual(got, range(1n, 20n));
+      } finally {
+        await second.close();
+      }
+    }, one);
+  });
+
+  await t.step("with the default sizing, blocks are reserved ahead (the contrast)", async () => {
+    await withService(async (client, store) => {
+      const before = await upper(store);
+      assert.ok(before >= 100n, `the first block was not committed at startup: ${before}`);
+      await client.next(DEFAULT_SEQUENCE, 1n);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok(await upper(store) > before, "no standby block was reserved ahead");
+    });
+  });
+});
+
+function range(from: bigint, to: bigint): bigint[] {
+  const out: bigint[] = [];
+  for (let n = from; n <= to; n++) out.push(n);
+  return out;
+}
+
 /** Takes numbers of `name` until the store's failure shows. */
 async function drainUntilError(client: SequenceClient, name: string): Promise<void> {
   for (let i = 0; i < 10_000; i++) {

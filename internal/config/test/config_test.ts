@@ -20,6 +20,8 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
         DATABASE_POOL_SIZE: "8",
         BATCH_MAX: "500",
         WORKERS: "3",
+        BLOCK_SIZE_MIN: "10",
+        BLOCK_SIZE_MAX: "1000",
       }),
       2,
     );
@@ -34,6 +36,8 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       databasePoolSize: 8,
       batchMax: 500,
       workers: 3,
+      blockSizeMin: 10,
+      blockSizeMax: 1000,
     });
   });
 
@@ -49,6 +53,8 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       databasePoolSize: 4,
       batchMax: 100000,
       workers: 2,
+      blockSizeMin: 100,
+      blockSizeMax: 10000000,
     });
   });
 
@@ -103,6 +109,12 @@ Deno.test("config rejects invalid values with a message naming the variable, val
     [{ BATCH_MAX: "0" }, /^BATCH_MAX="0" is out of range/],
     [{ DATABASE_URL: "not a url" }, /^DATABASE_URL="not a url" is invalid: must be a URL/],
     [{ DATABASE_URL: "mysql://db/x" }, /^DATABASE_URL has scheme "mysql:"/],
+    [{ BLOCK_SIZE_MIN: "0" }, /^BLOCK_SIZE_MIN="0" is out of range: must be an integer from 1 to/],
+    [{ BLOCK_SIZE_MAX: "1e3" }, /^BLOCK_SIZE_MAX="1e3" is invalid: must be an integer/],
+    [
+      { BLOCK_SIZE_MIN: "500", BLOCK_SIZE_MAX: "100" },
+      /^BLOCK_SIZE_MIN=500 and BLOCK_SIZE_MAX=100 are invalid: BLOCK_SIZE_MIN must not exceed/,
+    ],
     [
       { API_PORT: "4000", DEBUG_PORT: "4000" },
       /^API_PORT=4000 and DEBUG_PORT=4000 are invalid: the two ports must differ$/,
@@ -134,6 +146,13 @@ Deno.test("config rejects invalid values with a message naming the variable, val
       }),
     );
   });
+});
+
+Deno.test("block size bounds: one number per block, and a minimum above the default maximum", () => {
+  const one = loadConfig(env({ BLOCK_SIZE_MIN: "1", BLOCK_SIZE_MAX: "1" }), 1);
+  assert.deepEqual([one.blockSizeMin, one.blockSizeMax], [1, 1]);
+  const big = loadConfig(env({ BLOCK_SIZE_MIN: "50000000" }), 1);
+  assert.deepEqual([big.blockSizeMin, big.blockSizeMax], [50_000_000, 50_000_000]);
 });
 
 Deno.test("describeConfig hides the database password", () => {
