@@ -618,6 +618,22 @@ Deno.test({
           await store.close();
         }
       });
+
+      await t.step("several hosts: a host that refuses is skipped for the next", async () => {
+        const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const deadPort = (closed.addr as Deno.NetAddr).port;
+        closed.close();
+        const target = new URL(url);
+        const store = await openPostgresStore(
+          `postgres://postgres@127.0.0.1:${deadPort},127.0.0.1:${pg.port}${target.pathname}`,
+          { poolSize: 1 },
+        );
+        try {
+          assert.equal((await store.get(DEFAULT_SEQUENCE))?.start, 1n);
+        } finally {
+          await store.close();
+        }
+      });
     });
   },
 });
