@@ -2,7 +2,8 @@
  * The benchmark's baseline: a bare `Deno.serve` answering the seed's JSON from an in-memory
  * counter, nothing else. With `WORKERS` > 1 it runs that many listeners on one port with
  * `reusePort` and a shared `Atomics` counter, exactly as the service does, so the ratio measures
- * what durability, routing and the rest cost, not the thread count.
+ * what durability, routing and the rest cost, not the thread count. With `NO_STORE=1` it also
+ * sends the service's `cache-control: no-store`.
  *
  * Prints `{"port": N}` once every listener is up.
  *
@@ -15,6 +16,12 @@ interface Start {
   port: number;
 }
 
+// `NO_STORE=1` answers with the same two headers as the service (built the same way), to
+// separate what the header costs in Deno from what the service's own code costs.
+const HEADERS = Deno.env.get("NO_STORE") === "1"
+  ? new Headers({ "content-type": "application/json", "cache-control": "no-store" })
+  : { "content-type": "application/json" };
+
 function listen(counter: BigInt64Array, port: number): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({
     port,
@@ -24,7 +31,7 @@ function listen(counter: BigInt64Array, port: number): Deno.HttpServer<Deno.NetA
     handler: () =>
       new Response(
         '{"status":"ok","sequence":{"number":' + (Atomics.add(counter, 0, 1n) + 1n) + "}}",
-        { headers: { "content-type": "application/json" } },
+        { headers: HEADERS },
       ),
   });
 }

@@ -10,9 +10,11 @@
  *
  * @module
  */
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { type ServiceProcess, startService } from "../app/service_process.ts";
 import { type PgInstance, postgresAvailability, startPostgres } from "../store/test/pg_harness.ts";
+import { type CpuProfile, type ProfileSummary, summarizeProfile } from "./profile_summary.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -85,7 +87,10 @@ async function wrk(
   return { rps: requests / (durationUs / 1e6), p50, p99, p999, errors };
 }
 
-async function startBaseline(workers: number): Promise<{ url: string; stop(): Promise<void> }> {
+async function startBaseline(
+  workers: number,
+  noStore = false,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -96,7 +101,7 @@ async function startBaseline(workers: number): Promise<{ url: string; stop(): Pr
       "internal/bench/baseline.ts",
     ],
     cwd: ROOT,
-    env: { WORKERS: String(workers), PORT: "0" },
+    env: { WORKERS: String(workers), PORT: "0", NO_STORE: noStore ? "1" : "0" },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -294,27 +299,32 @@ async function main(): Promise<void> {
 
   const ours = await startService({ DATA_DIR: dataDir, WORKERS: String(workers) });
   const baseline = await startBaseline(workers);
-  const rows: { round: number; ours: Measurement; base: Measurement }[] = [];
+  const sameHeaders = await startBaseline(workers, true);
+  const rows: { round: number; ours: Measurement; base: Measurement; same: Measurement }[] = [];
   const batches: Measurement[] = [];
-  let profiled: { without: Measurement; during: Measurement; status: number } | undefined;
+  let profiled:
+    | { without: Measurement; during: Measurement; status: number; summary?: ProfileSummary }
+    | undefined;
   let replicated: ReplicaResult = "skipped" in postgres ? postgres : { skipped: "not measured" };
   try {
-    // Warm both up (JIT, first blocks) before measuring.
+    // Warm all up (JIT, first blocks) before measuring.
     await wrk(`${ours.api}/v1/sequence`, 2, connections, script);
     await wrk(`${baseline.url}/`, 2, connections, script);
+    await wrk(`${sameHeaders.url}/`, 2, connections, script);
     for (let round = 1; round <= rounds; round++) {
-      // Alternate which goes first, so drift in the machine's load does not favour one side.
-      const first = round % 2 === 1;
-      const a = first
-        ? await wrk(`${ours.api}/v1/sequence`, seconds, connections, script)
-        : undefined;
-      const base = await wrk(`${baseline.url}/`, seconds, connections, script);
-      const o = a ?? await wrk(`${ours.api}/v1/sequence`, seconds, connections, script);
-      rows.push({ round, ours: o, base });
+      // Rotate which goes first, so drift in the machine's load does not favour one side.
+      const order = [0, 1, 2].map((i) => (i + round - 1) % 3);
+      const got: Measurement[] = [];
+      for (const which of order) {
+        const url = [`${ours.api}/v1/sequence`, `${baseline.url}/`, `${sameHeaders.url}/`][which];
+        got[which] = await wrk(url, seconds, connections, script);
+      }
+      const [o, base, same] = got;
+      rows.push({ round, ours: o, base, same });
       console.error(
         `round ${round}: ours ${k(o.rps)} req/s, baseline ${k(base.rps)} req/s, ratio ${
           (o.rps / base.rps).toFixed(3)
-        }`,
+        }; same headers ${k(same.rps)} req/s, ratio ${(o.rps / same.rps).toFixed(3)}`,
       );
     }
     for (let round = 1; round <= Math.max(2, rounds - 1); round++) {
@@ -322,12 +332,14 @@ async function main(): Promise<void> {
     }
     // Throughput while a 10-second CPU profile runs, against the same without one.
     const without = await wrk(`${ours.api}/v1/sequence`, 10, connections, script);
-    const profile = fetch(`${ours.debug}/debug/pprof/profile?seconds=10`).then(async (r) => {
-      await r.arrayBuffer();
-      return r.status;
-    });
+    const profile = fetch(`${ours.debug}/debug/pprof/profile?seconds=10&format=cpuprofile`)
+      .then(async (r) => ({ status: r.status, text: await r.text() }));
     const during = await wrk(`${ours.api}/v1/sequence`, 10, connections, script);
-    profiled = { without, during, status: await profile };
+    const { status, text } = await profile;
+    const summary = status === 200
+      ? summarizeProfile(JSON.parse(text) as CpuProfile, (url) => url.startsWith(ROOT.href))
+      : undefined;
+    profiled = { without, during, status, summary };
     if (!("skipped" in postgres)) {
       const measured = await measureReplicas(postgres.pg, ours.api, {
         seconds,
@@ -339,6 +351,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await baseline.stop();
+    await sameHeaders.stop();
     await stopService(ours);
     if (!("skipped" in postgres)) await postgres.pg.destroy();
     await Deno.remove(dataDir, { recursive: true });
@@ -346,12 +359,33 @@ async function main(): Promise<void> {
   }
 
   const ratio = median(rows.map((r) => r.ours.rps / r.base.rps));
+  const sameRatio = median(rows.map((r) => r.ours.rps / r.same.rps));
+  const headerRatio = median(rows.map((r) => r.same.rps / r.base.rps));
   const oursP99 = median(rows.map((r) => r.ours.p99));
+  const baseP99 = median(rows.map((r) => r.base.p99));
   const batchRate = median(batches.map((b) => b.rps * 10_000));
-  const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
-    .split("\n").find((l) => l.startsWith("model name"))?.split(":")[1]?.trim() ?? "unknown";
+  const cpu = cpus()[0]?.model?.trim() || "unknown model";
   const wrkVersion = (await run("wrk", ["-v"])).out.split("\n")[0].trim();
   const yes = (ok: boolean) => (ok ? "**met**" : "**not met**");
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const summary = profiled.summary;
+  const profileSection = summary === undefined
+    ? `The profile was not available (HTTP ${profiled.status}), so the cost is not broken down.\n`
+    : `Of ${k(summary.total)} samples (every thread, 10 s under load), ${
+      k(summary.busy)
+    } were busy in JavaScript; V8 counts time in Deno's Rust HTTP stack (hyper, sockets) as idle,
+so these shares describe the JavaScript side of each request.
+
+| busy JavaScript time | share |
+| -------------------- | ----- |
+${summary.categories.map((c) => `| ${c.name} | ${pct(c.share)} |`).join("\n")}
+
+Functions with the most self time:
+
+| function | share |
+| -------- | ----- |
+${summary.top.map((f) => `| \`${f.name.replaceAll("|", "\\|")}\` | ${pct(f.share)} |`).join("\n")}
+`;
   const md = `# Benchmarks
 
 Written by \`deno task bench\` on ${new Date().toISOString().slice(0, 10)}. The machine is shared
@@ -360,37 +394,44 @@ req/s are shown for context only and are not comparable across runs.
 
 ## Machine and versions
 
-- CPU: ${cpu}, ${navigator.hardwareConcurrency} cores (wrk, the service and the baseline share them)
+- CPU: ${cpu}, ${navigator.hardwareConcurrency} cores (wrk, the service and the baselines share them)
 - Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ${wrkVersion}
 - Service: \`WORKERS=${workers}\`, embedded SQLite store (WAL, synchronous=FULL) in a temp dir
 - Baseline: bare \`Deno.serve\` (\`internal/bench/baseline.ts\`), ${workers} listener(s) with
-  \`reusePort\`, answering the seed's JSON from an in-memory \`Atomics\` counter
+  \`reusePort\`, answering the seed's JSON with \`content-type\` only from an in-memory \`Atomics\`
+  counter
+- Same-headers baseline: the same program with \`NO_STORE=1\`, which also sends the service's
+  \`cache-control: no-store\`
 
 ## Commands
 
 \`\`\`sh
-deno task bench            # ${rounds} rounds x ${seconds} s each, alternating
+deno task bench            # ${rounds} rounds x ${seconds} s each, rotating the order
 wrk -t1 -c${connections} -d${seconds}s -s <latency script> http://127.0.0.1:PORT/v1/sequence
 wrk -t1 -c${connections} -d${seconds}s -s <latency script> http://127.0.0.1:PORT/v1/sequence?count=10000
 \`\`\`
 
 ## Single numbers: \`GET /v1/sequence\`, ${connections} connections
 
-| round | ours req/s | baseline req/s | ratio ours/baseline | ours p50 / p99 / p99.9 (ms) | baseline p50 / p99 / p99.9 (ms) |
-| ----- | ---------- | -------------- | ------------------- | --------------------------- | ------------------------------- |
+| round | ours req/s | baseline req/s | same-headers req/s | ours/baseline | ours/same-headers | ours p50 / p99 / p99.9 (ms) | baseline p50 / p99 / p99.9 (ms) |
+| ----- | ---------- | -------------- | ------------------ | ------------- | ----------------- | --------------------------- | ------------------------------- |
 ${
     rows.map((r) =>
-      `| ${r.round} | ${k(r.ours.rps)} | ${k(r.base.rps)} | ${
+      `| ${r.round} | ${k(r.ours.rps)} | ${k(r.base.rps)} | ${k(r.same.rps)} | ${
         (r.ours.rps / r.base.rps).toFixed(3)
-      } | ${ms(r.ours.p50)} / ${ms(r.ours.p99)} / ${ms(r.ours.p999)} | ${ms(r.base.p50)} / ${
-        ms(r.base.p99)
-      } / ${ms(r.base.p999)} |`
+      } | ${(r.ours.rps / r.same.rps).toFixed(3)} | ${ms(r.ours.p50)} / ${ms(r.ours.p99)} / ${
+        ms(r.ours.p999)
+      } | ${ms(r.base.p50)} / ${ms(r.base.p99)} / ${ms(r.base.p999)} |`
     ).join("\n")
   }
 
-**Median ratio: ${ratio.toFixed(3)}.** Errors (socket or non-2xx): ours ${
+**Median ratio ours/baseline: ${ratio.toFixed(3)}.** Against the bare runtime sending the same two
+headers: **${sameRatio.toFixed(3)}**. The second header alone takes the bare runtime to
+${headerRatio.toFixed(3)} of itself. Errors (socket or non-2xx): ours ${
     rows.reduce((s, r) => s + r.ours.errors, 0)
-  }, baseline ${rows.reduce((s, r) => s + r.base.errors, 0)}.
+  }, baseline ${rows.reduce((s, r) => s + r.base.errors, 0)}, same-headers ${
+    rows.reduce((s, r) => s + r.same.errors, 0)
+  }.
 
 ## Batches: \`GET /v1/sequence?count=10000\`
 
@@ -415,17 +456,82 @@ ${
 
 **Ratio during/without: ${(profiled.during.rps / profiled.without.rps).toFixed(3)}.**
 
+## What the profile shows
+
+${profileSection}
 ${replicasSection(replicated, workers, seconds)}
 ## Targets
 
 | target | result | |
 | ------ | ------ | - |
-| single numbers >= 0.95 x bare baseline | ${ratio.toFixed(3)} | ${yes(ratio >= 0.95)} |
-| p99 at ${connections} connections <= 2 ms | ${ms(oursP99)} ms | ${yes(oursP99 <= 2000)} |
+| single numbers >= 0.95 x bare baseline | ${ratio.toFixed(3)} (${
+    sameRatio.toFixed(3)
+  } against the same headers) | ${yes(ratio >= 0.95)} |
+| p99 at ${connections} connections <= 2 ms | ${ms(oursP99)} ms (bare baseline: ${
+    ms(baseP99)
+  } ms) | ${yes(oursP99 <= 2000)} |
 | batches >= 50 million numbers/s | ${k(batchRate)} | ${yes(batchRate >= 50e6)} |
-`;
-  await Deno.writeTextFile(new URL(values.out!, ROOT), md);
-  console.log(md);
+
+${targetNotes({ ratio, sameRatio, headerRatio, oursP99, baseP99, summary, connections })}`;
+  const out = new URL(values.out!, ROOT);
+  await Deno.writeTextFile(out, md);
+  // The tables are written unpadded; the formatter aligns them, so the file passes `deno fmt`.
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", out.pathname] }).output();
+  console.log(await Deno.readTextFile(out));
+}
+
+/** What a target that was missed costs, read from this run's figures. */
+function targetNotes(r: {
+  ratio: number;
+  sameRatio: number;
+  headerRatio: number;
+  oursP99: number;
+  baseP99: number;
+  summary: ProfileSummary | undefined;
+  connections: number;
+}): string {
+  const notes: string[] = [];
+  if (r.ratio < 0.95) {
+    const response = r.summary?.categories.find((c) => c.name.startsWith("building the Response"));
+    const ours = r.summary?.categories.find((c) => c.name.startsWith("this project's code"));
+    notes.push(
+      `- **Single numbers: where the ${((1 - r.ratio) * 100).toFixed(0)}% goes.** ${
+        1 - r.headerRatio >= 1 - r.sameRatio ? "Most of it is" : "Part of it is"
+      } the one header the baseline does not send. Every number is marked ` +
+        `\`cache-control: no-store\` (a cached answer would hand one number to two clients), and ` +
+        `Deno builds a response with more than a \`content-type\` header on a slower path: the ` +
+        `bare runtime sending the same two headers runs at ${
+          r.headerRatio.toFixed(3)
+        } of itself, and against it the service runs at ${r.sameRatio.toFixed(3)}. ` +
+        (response && ours
+          ? `The profile agrees: building the Response takes ${
+            (response.share * 100).toFixed(0)
+          }% of the busy JavaScript time, this project's own code ${
+            (ours.share * 100).toFixed(0)
+          }% (routing on the raw path, one locked take from the shared block, the body template). `
+          : "") +
+        `The header stays: it is what makes the answer safe behind any cache.`,
+    );
+  }
+  if (r.oursP99 > 2000) {
+    const gap = (r.oursP99 - r.baseP99) / 1000;
+    notes.push(
+      `- **p99: mostly the machine's.** The bare baseline's p99 in the same run is ${
+        (r.baseP99 / 1000).toFixed(2)
+      } ms, itself over the target: on 2 cores, wrk and the listener threads share the CPUs, and ` +
+        `with ${r.connections} connections a request waits for the scheduler. ` +
+        (gap > 0.2
+          ? `The service's further ${
+            gap.toFixed(2)
+          } ms is its own: a third thread (the owner, which commits blocks with fsync, and the ` +
+            `debug server) and more JavaScript per request compete for the same cores. No ` +
+            `request awaits the store in steady state: the next block is committed in the ` +
+            `background.`
+          : `The service adds nothing measurable to it: no request awaits the store in steady ` +
+            `state (the next block is committed in the background).`),
+    );
+  }
+  return notes.length === 0 ? "Every target is met.\n" : notes.join("\n") + "\n";
 }
 
 if (import.meta.main) await main();

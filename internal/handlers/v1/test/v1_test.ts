@@ -75,6 +75,18 @@ Deno.test("GET /v1/sequence keeps the seed's contract", async (t) => {
       assert.equal(res.status, 405);
       assert.equal(res.headers.get("allow"), "GET");
     });
+
+    await t.step(
+      "each answer has its own headers: changing one leaves the next intact",
+      async () => {
+        const first = await call("GET", "/v1/sequence");
+        first.headers.set("cache-control", "max-age=60");
+        first.headers.set("x-changed", "yes");
+        const next = await call("GET", "/v1/sequence");
+        assert.equal(next.headers.get("cache-control"), "no-store");
+        assert.equal(next.headers.get("x-changed"), null);
+      },
+    );
   });
 });
 
