@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { type ServiceProcess, startService } from "../app/service_process.ts";
 import { type PgInstance, postgresAvailability, startPostgres } from "../store/test/pg_harness.ts";
 import { type CpuProfile, type ProfileSummary, summarizeProfile } from "./profile_summary.ts";
+import { measureNginx, measureRedis, type Reference } from "./references.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -306,6 +307,7 @@ async function main(): Promise<void> {
     | { without: Measurement; during: Measurement; status: number; summary?: ProfileSummary }
     | undefined;
   let replicated: ReplicaResult = "skipped" in postgres ? postgres : { skipped: "not measured" };
+  const references: (Reference & { baseline: number | undefined })[] = [];
   try {
     // Warm all up (JIT, first blocks) before measuring.
     await wrk(`${ours.api}/v1/sequence`, 2, connections, script);
@@ -340,6 +342,29 @@ async function main(): Promise<void> {
       ? summarizeProfile(JSON.parse(text) as CpuProfile, (url) => url.startsWith(ROOT.href))
       : undefined;
     profiled = { without, during, status, summary };
+    // Reference rows, when the programs are installed; each next to a fresh baseline run.
+    for (
+      const measure of [
+        () =>
+          measureNginx(
+            workers,
+            async (url) => (await wrk(url, seconds, connections, script)).rps,
+            `wrk -t1 -c${connections} -d${seconds}s`,
+          ),
+        () => measureRedis(connections, seconds),
+      ]
+    ) {
+      const reference = await measure();
+      const base = reference.skipped
+        ? undefined
+        : (await wrk(`${baseline.url}/`, seconds, connections, script)).rps;
+      references.push({ ...reference, baseline: base });
+      console.error(
+        reference.skipped
+          ? `reference skipped: ${reference.name}: ${reference.skipped}`
+          : `reference ${reference.name}: ${k(reference.rps)} req/s, baseline ${k(base!)} req/s`,
+      );
+    }
     if (!("skipped" in postgres)) {
       const measured = await measureReplicas(postgres.pg, ours.api, {
         seconds,
@@ -459,6 +484,25 @@ ${
 ## What the profile shows
 
 ${profileSection}
+## Reference rows
+
+For scale, when installed here (Debian's packages); each is measured right after a fresh run of the
+bare baseline, and the ratio is to that run. A reference that is not installed is listed as such.
+
+| reference | req/s | bare baseline req/s | ratio to baseline | command |
+| --------- | ----- | ------------------- | ----------------- | ------- |
+${
+    references.map((r) =>
+      r.skipped
+        ? `| ${r.name} | not measured: ${r.skipped} | | | |`
+        : `| ${r.name} | ${k(r.rps)} | ${k(r.baseline!)} | ${
+          (r.rps / r.baseline!).toFixed(3)
+        } | \`${
+          r.command.replace(/127\.0\.0\.1:\d+/, "127.0.0.1:PORT").replace(/-p \d+/, "-p PORT")
+        }\` |`
+    ).join("\n")
+  }
+
 ${replicasSection(replicated, workers, seconds)}
 ## Targets
 
