@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { type ServiceProcess, startService } from "../app/service_process.ts";
 import { type PgInstance, postgresAvailability, startPostgres } from "../store/test/pg_harness.ts";
 import { type CpuProfile, type ProfileSummary, summarizeProfile } from "./profile_summary.ts";
+import { installed, run } from "./commands.ts";
 import { measureNginx, measureRedis, type Reference } from "./references.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -40,28 +41,13 @@ done = function(summary, latency, requests)
 end
 `;
 
-async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const output = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" })
-      .output();
-    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-    return { code: output.code, out: decode(output.stdout) + decode(output.stderr) };
-  } catch {
-    return { code: 127, out: "" };
-  }
-}
-
-async function has(cmd: string): Promise<boolean> {
-  return (await run("sh", ["-c", `command -v ${cmd}`])).code === 0;
-}
-
 /** Finds wrk, installing Debian's package when missing and running as root. */
 async function ensureWrk(): Promise<void> {
-  if (await has("wrk")) return;
+  if (await installed("wrk")) return;
   console.error("bench: wrk not found; installing Debian's wrk package");
   await run("apt-get", ["update", "-qq"]);
   const install = await run("apt-get", ["install", "-y", "-qq", "wrk"]);
-  if (install.code !== 0 || !(await has("wrk"))) {
+  if (install.code !== 0 || !(await installed("wrk"))) {
     throw new Error(`wrk is required: install it with "apt-get install wrk"\n${install.out}`);
   }
 }

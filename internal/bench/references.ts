@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { freePort, installed, run, waitForPort } from "./commands.ts";
 
 /** One reference measurement. */
 export interface Reference {
@@ -17,43 +18,6 @@ export interface Reference {
   rps: number;
   /** Why it was not measured, when it was not. */
   skipped?: string;
-}
-
-/** Runs a program to completion; code 127 when it cannot start. */
-async function output(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const result = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" })
-      .output();
-    const text = new TextDecoder();
-    return { code: result.code, out: text.decode(result.stdout) + text.decode(result.stderr) };
-  } catch {
-    return { code: 127, out: "" };
-  }
-}
-
-async function installed(cmd: string): Promise<string | undefined> {
-  const found = await output("sh", ["-c", `command -v ${cmd}`]);
-  return found.code === 0 ? found.out.trim() : undefined;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function waitForPort(port: number, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }
 
 /** The nginx configuration of the reference: `processes` workers, one constant JSON answer. */
@@ -153,7 +117,7 @@ export async function measureRedis(clients: number, seconds: number): Promise<Re
     // Sized for about `seconds` at Redis's usual rate on such a machine.
     const requests = Math.max(10_000, Math.round(seconds * 50_000));
     const args = ["-p", String(port), "-t", "incr", "-c", String(clients), "-n", String(requests)];
-    const result = await output(bench, [...args, "--csv"]);
+    const result = await run(bench, [...args, "--csv"]);
     const rps = parseRedisCsv(result.out);
     if (rps === undefined) {
       return { name, command: "", rps: 0, skipped: `redis-benchmark printed no INCR rate` };

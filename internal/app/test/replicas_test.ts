@@ -126,15 +126,32 @@ async function printLog(pg: PgInstance): Promise<void> {
   console.error(`private PostgreSQL log:\n${log.split("\n").slice(-30).join("\n")}`);
 }
 
+/**
+ * Runs `fn` on a fresh database `name` of a private PostgreSQL. Every service `fn` adds to
+ * `services` is killed at the end, the server is removed, and its log is printed on failure.
+ */
+async function withDatabase(
+  name: string,
+  fn: (url: string, pg: PgInstance, services: ServiceProcess[]) => Promise<void>,
+): Promise<void> {
+  const pg = await requirePostgres();
+  const services: ServiceProcess[] = [];
+  try {
+    await fn(await pg.createDatabase(name), pg, services);
+  } catch (error) {
+    await printLog(pg);
+    throw error;
+  } finally {
+    await stopAll(services);
+    await pg.destroy();
+  }
+}
+
 Deno.test({
   name: "four replicas started at once on an empty database all migrate, start and serve",
   ignore,
-  async fn(t) {
-    const pg = await requirePostgres();
-    const services: ServiceProcess[] = [];
-    try {
-      const url = await pg.createDatabase("race");
-
+  fn: (t) =>
+    withDatabase("race", async (url, _pg, services) => {
       await t.step("all four start against the same empty database", async () => {
         const started = await Promise.allSettled(
           [0, 1, 2, 3].map(() => startService({ DATABASE_URL: url, WORKERS: "1" })),
@@ -182,25 +199,15 @@ Deno.test({
         const codes = await Promise.all(services.map((s) => s.status.then((x) => x.code)));
         assert.deepEqual(codes, [0, 0, 0, 0]);
       });
-    } catch (error) {
-      await printLog(pg);
-      throw error;
-    } finally {
-      await stopAll(services);
-      await pg.destroy();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "BLOCK_SIZE_MAX=1: two replicas hold no number ahead, so they answer in the database's order",
   ignore,
-  async fn(t) {
-    const pg = await requirePostgres();
-    const services: ServiceProcess[] = [];
-    try {
-      const url = await pg.createDatabase("strict");
+  fn: (t) =>
+    withDatabase("strict", async (url, _pg, services) => {
       const one = { DATABASE_URL: url, BLOCK_SIZE_MIN: "1", BLOCK_SIZE_MAX: "1" };
       // One replica in-thread, one with API workers (refills then arrive by message).
       services.push(await startService({ ...one, WORKERS: "1" }));
@@ -238,14 +245,7 @@ Deno.test({
         const codes = await Promise.all(services.map((s) => s.status.then((x) => x.code)));
         assert.deepEqual(codes, [0, 0]);
       });
-    } catch (error) {
-      await printLog(pg);
-      throw error;
-    } finally {
-      await stopAll(services);
-      await pg.destroy();
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -253,34 +253,30 @@ Deno.test({
     "three replicas on one PostgreSQL, through a replica SIGKILL and a PostgreSQL restart under " +
     "load: no number answered twice, 503 during the outage, service resumes without restarts",
   ignore,
-  async fn(t) {
-    const pg = await requirePostgres();
-    let url = "";
-    const all: ServiceProcess[] = [];
-    let procs = 0;
-    const spawn = async (workers: string): Promise<Proc> => {
-      const service = await startService({
-        DATABASE_URL: url,
-        WORKERS: workers,
-        BATCH_MAX: String(DRAIN),
-      });
-      all.push(service);
-      return { id: ++procs, service, killed: false };
-    };
-    const slots: Slot[] = [];
-    const answers: Answer[] = [];
-    const refusals: Refusal[] = [];
-    const unexpected: string[] = [];
-    let killedErrors = 0;
-    let killedProc = 0;
-    /** When the load stopped (`performance.now()`). */
-    let stoppedAt = 0;
-    let phase: Phase = "before";
-    /** Per slot: the process before the outage, and whether readiness said 503 during it. */
-    const beforeOutage: number[] = [];
-    const notReady: boolean[] = [];
-    try {
-      url = await pg.createDatabase("replicas");
+  fn: (t) =>
+    withDatabase("replicas", async (url, pg, all) => {
+      let procs = 0;
+      const spawn = async (workers: string): Promise<Proc> => {
+        const service = await startService({
+          DATABASE_URL: url,
+          WORKERS: workers,
+          BATCH_MAX: String(DRAIN),
+        });
+        all.push(service);
+        return { id: ++procs, service, killed: false };
+      };
+      const slots: Slot[] = [];
+      const answers: Answer[] = [];
+      const refusals: Refusal[] = [];
+      const unexpected: string[] = [];
+      let killedErrors = 0;
+      let killedProc = 0;
+      /** When the load stopped (`performance.now()`). */
+      let stoppedAt = 0;
+      let phase: Phase = "before";
+      /** Per slot: the process before the outage, and whether readiness said 503 during it. */
+      const beforeOutage: number[] = [];
+      const notReady: boolean[] = [];
 
       await t.step("three replicas start on one fresh database (WORKERS 1, 2, 1)", async () => {
         const started = await Promise.all(["1", "2", "1"].map(spawn));
@@ -538,12 +534,5 @@ Deno.test({
         );
         assert.deepEqual(codes, [0, 0, 0]);
       });
-    } catch (error) {
-      await printLog(pg);
-      throw error;
-    } finally {
-      await stopAll(all);
-      await pg.destroy();
-    }
-  },
+    }),
 });
