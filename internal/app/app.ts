@@ -7,6 +7,7 @@
  */
 import type { Config } from "../config/config.ts";
 import { describeConfig } from "../config/config.ts";
+import type { MetricsSnapshot } from "../metrics/metrics.ts";
 import type { Logger } from "../log/log.ts";
 import type { Store } from "../store/store.ts";
 import { openSqliteStore } from "../store/sqlite_store.ts";
@@ -18,7 +19,7 @@ import { Flag } from "../atomicSequence/atomic_sequence.ts";
 import { apiHandler, debugRoutes } from "../handlers/handlers.ts";
 import { createRouter, type RequestHandler } from "../handlers/router.ts";
 import { hostName } from "../handlers/health/health.ts";
-import { type OtherThreads, profilingRoutes } from "../profiling/pprof_routes.ts";
+import type { OtherThreads } from "../profiling/pprof_routes.ts";
 import { tracer, traceRequest } from "../profiling/trace.ts";
 import { startApiWorkers } from "../workers/api_workers.ts";
 
@@ -79,6 +80,7 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
 export async function startApp(config: Config, logger: Logger, options: AppOptions): Promise<App> {
   logger.info("starting", { config: describeConfig(config), pid: Deno.pid });
   let ready = () => false;
+  let metricsOf: (() => MetricsSnapshot) | undefined;
   let threads: OtherThreads | undefined;
   const onError = (error: unknown) => {
     logger.error("request failed", { error });
@@ -93,7 +95,17 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     createRouter(
       debugRoutes(
         { ready: () => ready(), environment: config.environment, host: hostName() },
-        profilingRoutes({ cmdline: options.cmdline, logger, threads: () => threads }),
+        {
+          snapshot: () => metricsOf?.(),
+          ready: () => ready(),
+          build: {
+            environment: config.environment,
+            store: config.databaseUrl === undefined ? "sqlite" : "postgres",
+            workers: config.workers,
+          },
+          startedAt: Date.now() - performance.now(),
+        },
+        { cmdline: options.cmdline, logger, threads: () => threads },
       ),
       logger,
     ),
@@ -129,6 +141,8 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     const table = owner.table;
     const client = new SequenceClient(table, owner);
     ready = () => client.ready();
+    const ownerRef = owner;
+    metricsOf = () => ownerRef.metrics();
     const v1 = { batchMax: config.batchMax };
     let api: Server;
     if (config.workers > 1) {
@@ -152,7 +166,6 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     });
 
     const openStoreRef = store;
-    const ownerRef = owner;
     return {
       apiPort: api.port,
       debugPort: debug.port,

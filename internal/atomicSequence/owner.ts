@@ -18,6 +18,7 @@ import {
   StoreUnavailableError,
 } from "../store/store.ts";
 import type { Logger } from "../log/log.ts";
+import type { MetricsSnapshot } from "../metrics/metrics.ts";
 import { Flag, SequenceTable, SlotState } from "./atomic_sequence.ts";
 import { type BlockSizing, DEFAULT_SIZING, nextBlockSize } from "./block_size.ts";
 
@@ -83,6 +84,9 @@ interface SlotMeta {
   running: Promise<void> | undefined;
   /** A refill was asked for while one ran: run again when it ends. */
   again: boolean;
+  /** Blocks committed, and reservations that failed (for metrics). */
+  blocks: number;
+  failures: number;
 }
 
 /** Owns the table and the store; see the module documentation. */
@@ -196,6 +200,8 @@ export class SequenceOwner implements OwnerPort {
       backingOff: false,
       running: undefined,
       again: false,
+      blocks: 0,
+      failures: 0,
     });
     this.#slots.set(name, slot);
     return slot;
@@ -249,6 +255,7 @@ export class SequenceOwner implements OwnerPort {
       const block = await this.#track(this.#store.reserve(meta.name, size));
       const committed = performance.now();
       this.table.install(slot, block.first, block.last);
+      meta.blocks++;
       this.#onReserve?.(meta.name, size, now, committed, performance.now());
       meta.backoff = this.#retry.initial;
       meta.timer = undefined;
@@ -259,6 +266,7 @@ export class SequenceOwner implements OwnerPort {
         this.table.publish(slot, SlotState.Exhausted, false);
         return;
       }
+      meta.failures++;
       this.#logger.error("block reservation failed", { sequence: meta.name, size, error });
       this.table.publish(slot, SlotState.StoreUnavailable, false);
       if (retry && !this.#closed) {
@@ -309,6 +317,24 @@ export class SequenceOwner implements OwnerPort {
       if (error instanceof StoreUnavailableError) this.#setHealthy(false);
       throw error;
     }
+  }
+
+  /** What this process has served, read from the shared table, for `/debug/metrics`. */
+  metrics(): MetricsSnapshot {
+    return {
+      storeUp: this.#healthy,
+      sequences: this.#meta.map((meta, slot) => {
+        const numbers = this.table.taken(slot);
+        return {
+          name: meta.name,
+          numbers,
+          lastNumber: numbers > 0n ? this.table.cursor(slot).lastOut : undefined,
+          blocks: meta.blocks,
+          failures: meta.failures,
+          blockSize: meta.size,
+        };
+      }),
+    };
   }
 
   /** Creates a sequence; see {@link OwnerPort.create}. */

@@ -6,6 +6,8 @@
  */
 import type { SequenceService } from "../atomicSequence/sequences.ts";
 import type { Logger } from "../log/log.ts";
+import { type MetricsOptions, metricsRoutes } from "../metrics/metrics.ts";
+import { type ProfilingOptions, profilingRoutes } from "../profiling/pprof_routes.ts";
 import { type HealthOptions, healthRoutes } from "./health/health.ts";
 import { createRouter, type RequestHandler, type Route } from "./router.ts";
 import { type V1Options, v1Routes } from "./v1/v1.ts";
@@ -24,7 +26,11 @@ export function apiHandler(
   return createRouter(apiRoutes(service, options), logger);
 }
 
-/** The debug server's routes: health, plus any extra (profiling) routes. */
-export function debugRoutes(health: HealthOptions, extra: Route[] = []): Route[] {
-  return [...healthRoutes(health), ...extra];
+/** The debug server's routes: health, metrics and profiling. */
+export function debugRoutes(
+  health: HealthOptions,
+  metrics: MetricsOptions,
+  profiling: ProfilingOptions,
+): Route[] {
+  return [...healthRoutes(health), ...metricsRoutes(metrics), ...profilingRoutes(profiling)];
 }

@@ -38,6 +38,23 @@ Deno.test("the service process serves every endpoint and stops on SIGTERM", asyn
       assert.ok(live.host.length > 0);
     });
 
+    await t.step("/debug/metrics counts the one number answered so far", async () => {
+      const res = await get(`${service.debug}/debug/metrics`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get("content-type")!, /^text\/plain; version=0\.0\.4/);
+      for (
+        const line of [
+          'sequencer_numbers_total{sequence="default"} 1',
+          'sequencer_last_number{sequence="default"} 1',
+          "sequencer_ready 1",
+          "sequencer_store_up 1",
+        ]
+      ) {
+        assert.ok(res.text.split("\n").includes(line), `missing ${line} in:\n${res.text}`);
+      }
+      assert.match(res.text, /^sequencer_build_info\{environment="e2e",store="sqlite",/m);
+    });
+
     await t.step("the startup log names the effective config and both addresses", () => {
       const entries = service.lines.map((l) => JSON.parse(l));
       const start = entries.find((e) => e.msg === "starting");

@@ -136,7 +136,7 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
   await t.step(
     "503-class errors when blocks run out, readiness off, then recovery by itself",
     async () => {
-      await withService(async (client, store) => {
+      await withService(async (client, store, owner) => {
         assert.equal(client.ready(), true);
         const before: bigint[] = [];
         store.failing = true;
@@ -172,6 +172,13 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
         assert.ok(after !== undefined && after > bound, "service did not resume above the bound");
         await new Promise((r) => setTimeout(r, 120));
         assert.equal(client.ready(), true);
+        const stats = owner.metrics();
+        const def = stats.sequences.find((s) => s.name === DEFAULT_SEQUENCE)!;
+        assert.equal(stats.storeUp, true);
+        assert.ok(def.failures >= 1, "failed reservations were not counted");
+        assert.equal(def.blocks, store.reservations.length);
+        assert.equal(def.numbers, BigInt(before.length + 1));
+        assert.equal(def.lastNumber, after);
       });
     },
   );

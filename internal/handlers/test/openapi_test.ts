@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { apiRoutes, debugRoutes } from "../handlers.ts";
-import { profilingRoutes } from "../../profiling/pprof_routes.ts";
 import type { SequenceService } from "../../atomicSequence/sequences.ts";
 
 const spec = await Deno.readTextFile(new URL("../../../docs/openapi.yaml", import.meta.url));
@@ -24,7 +23,13 @@ Deno.test("docs/openapi.yaml describes every route both servers serve, and nothi
     ...apiRoutes({} as SequenceService, { batchMax: 1 }),
     ...debugRoutes(
       { ready: () => true, environment: "x", host: "h" },
-      profilingRoutes({ cmdline: [] }),
+      {
+        snapshot: () => undefined,
+        ready: () => true,
+        build: { environment: "x", store: "sqlite", workers: 1 },
+        startedAt: 0,
+      },
+      { cmdline: [] },
     ),
   ];
   const served = new Map<string, Set<string>>();

@@ -52,6 +52,26 @@ for (const workers of [2, 4]) {
           assert.ok(BigInt(info.sequence.committed) >= BigInt(CLIENTS * REQUESTS));
         },
       );
+      await t.step(
+        "/debug/metrics counts the numbers every thread handed out, exactly",
+        async () => {
+          const text = await fetch(`${service.debug}/debug/metrics`).then((r) => r.text());
+          const sample = (name: string) =>
+            new RegExp(`^${name.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec(text)?.[1];
+          const perSequence = CLIENTS * REQUESTS + (CLIENTS / 3) * REQUESTS * 4;
+          for (const name of ["default", "events"]) {
+            assert.equal(
+              sample(`sequencer_numbers_total{sequence="${name}"}`),
+              String(perSequence),
+              text,
+            );
+            const blocks = Number(sample(`sequencer_blocks_reserved_total{sequence="${name}"}`));
+            assert.ok(blocks >= 1, `no block counted for ${name}`);
+          }
+          assert.equal(sample("sequencer_ready"), "1");
+          assert.match(text, new RegExp(`workers="${workers}"`));
+        },
+      );
       await t.step("SIGTERM drains every worker and exits 0", async () => {
         service.kill("SIGTERM");
         assert.equal((await service.status).code, 0);

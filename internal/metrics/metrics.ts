@@ -1,0 +1,147 @@
+/**
+ * `GET /debug/metrics`: the service's counters in the Prometheus text format (0.0.4), on the
+ * debug port. Everything is read when scraped, from the shared block table and the owner: the
+ * request path does no extra work for metrics, and numbers handed out by every API thread are
+ * counted because they are taken from the same shared memory.
+ *
+ * @module
+ */
+import type { Route } from "../handlers/router.ts";
+
+/** One sequence as this process has served it since it started. */
+export interface SequenceStats {
+  /** The sequence's name. */
+  name: string;
+  /** Numbers handed out (a batch of N counts N). */
+  numbers: bigint;
+  /** The last number handed out, or `undefined` before the first. */
+  lastNumber: bigint | undefined;
+  /** Blocks committed to the store. */
+  blocks: number;
+  /** Block reservations the store failed. */
+  failures: number;
+  /** The size the next block will have (it adapts to the rate). */
+  blockSize: bigint;
+}
+
+/** What a scrape reads: the owner's view, once the service has started. */
+export interface MetricsSnapshot {
+  /** One entry per sequence this process has served or resolved. */
+  sequences: SequenceStats[];
+  /** True while the store answers. */
+  storeUp: boolean;
+}
+
+/** Options of {@link metricsRoutes}. */
+export interface MetricsOptions {
+  /** The owner's view, or `undefined` while the service is still starting. */
+  snapshot: () => MetricsSnapshot | undefined;
+  /** True when readiness answers 200. */
+  ready: () => boolean;
+  /** Constant labels of `sequencer_build_info`. */
+  build: { environment: string; store: string; workers: number };
+  /** When the process started (ms since the epoch). */
+  startedAt: number;
+}
+
+/** The content type of the text format. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** A label value in the text format: backslash, double quote and newline escaped. */
+export function labelValue(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+function family(
+  name: string,
+  type: "counter" | "gauge",
+  help: string,
+  samples: [labels: string, value: bigint | number][],
+): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  return lines.join("\n");
+}
+
+/** The exposition text of one scrape. Pure: bigints are written as exact digits. */
+export function renderMetrics(
+  snapshot: MetricsSnapshot | undefined,
+  ready: boolean,
+  options: Pick<MetricsOptions, "build" | "startedAt">,
+): string {
+  const bySequence = <T extends bigint | number>(
+    pick: (s: SequenceStats) => T | undefined,
+  ): [string, T][] =>
+    (snapshot?.sequences ?? []).flatMap((s) => {
+      const value = pick(s);
+      return value === undefined ? [] : [[`{sequence="${labelValue(s.name)}"}`, value]];
+    });
+  const { environment, store, workers } = options.build;
+  const families = [
+    family(
+      "sequencer_numbers_total",
+      "counter",
+      "Numbers handed out by this process since it started, by sequence (a batch of N counts N).",
+      bySequence((s) => s.numbers),
+    ),
+    family(
+      "sequencer_last_number",
+      "gauge",
+      "The last number this process handed out, by sequence.",
+      bySequence((s) => s.lastNumber),
+    ),
+    family(
+      "sequencer_blocks_reserved_total",
+      "counter",
+      "Blocks committed to the store by this process, by sequence.",
+      bySequence((s) => s.blocks),
+    ),
+    family(
+      "sequencer_block_reservation_failures_total",
+      "counter",
+      "Block reservations the store failed (each answered 503 to whoever waited), by sequence.",
+      bySequence((s) => s.failures),
+    ),
+    family(
+      "sequencer_block_size",
+      "gauge",
+      "Size of the next block, by sequence; it adapts to the rate within the configured bounds.",
+      bySequence((s) => s.blockSize),
+    ),
+    family("sequencer_ready", "gauge", "1 when readiness answers 200.", [["", ready ? 1 : 0]]),
+    family("sequencer_store_up", "gauge", "1 while the store answers.", [
+      ["", snapshot?.storeUp ? 1 : 0],
+    ]),
+    family(
+      "sequencer_build_info",
+      "gauge",
+      "Always 1; the labels describe the process.",
+      [[
+        `{environment="${labelValue(environment)}",store="${
+          labelValue(store)
+        }",workers="${workers}",deno="${labelValue(Deno.version.deno)}"}`,
+        1,
+      ]],
+    ),
+    family(
+      "process_start_time_seconds",
+      "gauge",
+      "Start time of the process since the Unix epoch, in seconds.",
+      [["", Math.floor(options.startedAt / 1000)]],
+    ),
+  ];
+  return families.join("\n") + "\n";
+}
+
+/** `GET /debug/metrics`. */
+export function metricsRoutes(options: MetricsOptions): Route[] {
+  return [{
+    method: "GET",
+    path: "/debug/metrics",
+    summary: "counters in the Prometheus text format",
+    handler: () =>
+      new Response(renderMetrics(options.snapshot(), options.ready(), options), {
+        headers: { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" },
+      }),
+  }];
+}

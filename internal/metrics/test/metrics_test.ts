@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import {
+  labelValue,
+  METRICS_CONTENT_TYPE,
+  metricsRoutes,
+  type MetricsSnapshot,
+  renderMetrics,
+} from "../metrics.ts";
+import { createRouter } from "../../handlers/router.ts";
+
+const build = { environment: "prod", store: "sqlite", workers: 2 };
+const startedAt = 1_700_000_000_500;
+
+const snapshot: MetricsSnapshot = {
+  storeUp: true,
+  sequences: [
+    {
+      name: "default",
+      numbers: 1_500n,
+      lastNumber: 1_500n,
+      blocks: 3,
+      failures: 0,
+      blockSize: 400n,
+    },
+    {
+      name: "big",
+      numbers: 2n,
+      lastNumber: 9_007_199_254_740_993n,
+      blocks: 1,
+      failures: 2,
+      blockSize: 100n,
+    },
+    { name: "unused", numbers: 0n, lastNumber: undefined, blocks: 0, failures: 1, blockSize: 100n },
+  ],
+};
+
+/** Every sample line as `name{labels}` → value text. */
+function samples(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^([a-z_]+(?:\{[^}]*\})?) (-?\d+)$/.exec(line);
+    assert.ok(match, `not a sample line of the text format: ${JSON.stringify(line)}`);
+    out.set(match[1], match[2]);
+  }
+  return out;
+}
+
+Deno.test("metrics in the Prometheus text format", async (t) => {
+  await t.step("per-sequence counters, with exact digits above 2^53", () => {
+    const got = samples(renderMetrics(snapshot, true, { build, startedAt }));
+    assert.equal(got.get('sequencer_numbers_total{sequence="default"}'), "1500");
+    assert.equal(got.get('sequencer_last_number{sequence="big"}'), "9007199254740993");
+    assert.equal(got.get('sequencer_blocks_reserved_total{sequence="default"}'), "3");
+    assert.equal(got.get('sequencer_block_reservation_failures_total{sequence="big"}'), "2");
+    assert.equal(got.get('sequencer_block_size{sequence="default"}'), "400");
+    assert.equal(got.get("sequencer_ready"), "1");
+    assert.equal(got.get("sequencer_store_up"), "1");
+    assert.equal(got.get("process_start_time_seconds"), "1700000000");
+  });
+
+  await t.step("a sequence that has handed out nothing has no last number", () => {
+    const got = samples(renderMetrics(snapshot, true, { build, startedAt }));
+    assert.equal(got.get('sequencer_numbers_total{sequence="unused"}'), "0");
+    assert.equal(got.has('sequencer_last_number{sequence="unused"}'), false);
+  });
+
+  await t.step("every family has HELP and TYPE once, before its samples", () => {
+    const text = renderMetrics(snapshot, false, { build, startedAt });
+    const lines = text.split("\n");
+    const names = new Set(
+      lines.filter((l) => l && !l.startsWith("#")).map((l) => l.split(/[{ ]/)[0]),
+    );
+    for (const name of names) {
+      const help = lines.findIndex((l) => l.startsWith(`# HELP ${name} `));
+      const type = lines.findIndex((l) => l.startsWith(`# TYPE ${name} `));
+      const first = lines.findIndex((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+      assert.ok(help >= 0 && type === help + 1 && first > type, `${name} is not declared first`);
+    }
+    assert.ok(text.endsWith("\n"));
+  });
+
+  await t.step("while starting: no sequences, not ready, store not up, build info still", () => {
+    const got = samples(renderMetrics(undefined, false, { build, startedAt }));
+    assert.equal([...got.keys()].some((k) => k.startsWith("sequencer_numbers_total")), false);
+    assert.equal(got.get("sequencer_ready"), "0");
+    assert.equal(got.get("sequencer_store_up"), "0");
+    const info = [...got.keys()].find((k) => k.startsWith("sequencer_build_info"));
+    assert.match(info!, /environment="prod",store="sqlite",workers="2",deno="\d/);
+  });
+
+  await t.step("label values escape backslash, quote and newline", () => {
+    assert.equal(labelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+    const text = renderMetrics(undefined, false, {
+      build: { ...build, environment: 'x"y' },
+      startedAt,
+    });
+    assert.match(text, /environment="x\\"y"/);
+  });
+
+  await t.step("GET /debug/metrics answers the text format, uncached", async () => {
+    const router = createRouter(
+      metricsRoutes({ snapshot: () => snapshot, ready: () => true, build, startedAt }),
+    );
+    const res = await router(new Request("http://localhost/debug/metrics"));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), METRICS_CONTENT_TYPE);
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    assert.equal(samples(await res.text()).get('sequencer_numbers_total{sequence="big"}'), "2");
+    const post = await router(new Request("http://localhost/debug/metrics", { method: "POST" }));
+    assert.equal(post.status, 405);
+    await post.body?.cancel();
+  });
+});
