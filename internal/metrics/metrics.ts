@@ -63,51 +63,61 @@ function family(
   return lines.join("\n");
 }
 
+/** The per-sequence families: name, type, help, and the value of one sequence. */
+const PER_SEQUENCE: [
+  string,
+  "counter" | "gauge",
+  string,
+  (s: SequenceStats) => bigint | number | undefined,
+][] = [
+  [
+    "sequencer_numbers_total",
+    "counter",
+    "Numbers handed out by this process since it started, by sequence (a batch of N counts N).",
+    (s) => s.numbers,
+  ],
+  [
+    "sequencer_last_number",
+    "gauge",
+    "The last number this process handed out, by sequence.",
+    (s) => s.lastNumber,
+  ],
+  [
+    "sequencer_blocks_reserved_total",
+    "counter",
+    "Blocks committed to the store by this process, by sequence.",
+    (s) => s.blocks,
+  ],
+  [
+    "sequencer_block_reservation_failures_total",
+    "counter",
+    "Block reservations the store failed, by sequence; requests that needed the block got 503.",
+    (s) => s.failures,
+  ],
+  [
+    "sequencer_block_size",
+    "gauge",
+    "Size of the next block, by sequence; it adapts to the rate within the configured bounds.",
+    (s) => s.blockSize,
+  ],
+];
+
 /** The exposition text of one scrape. Pure: bigints are written as exact digits. */
 export function renderMetrics(
   snapshot: MetricsSnapshot | undefined,
   ready: boolean,
   options: Pick<MetricsOptions, "build" | "startedAt">,
 ): string {
-  const bySequence = <T extends bigint | number>(
-    pick: (s: SequenceStats) => T | undefined,
-  ): [string, T][] =>
+  const bySequence = (
+    pick: (s: SequenceStats) => bigint | number | undefined,
+  ): [string, bigint | number][] =>
     (snapshot?.sequences ?? []).flatMap((s) => {
       const value = pick(s);
       return value === undefined ? [] : [[`{sequence="${labelValue(s.name)}"}`, value]];
     });
   const { environment, store, workers } = options.build;
   const families = [
-    family(
-      "sequencer_numbers_total",
-      "counter",
-      "Numbers handed out by this process since it started, by sequence (a batch of N counts N).",
-      bySequence((s) => s.numbers),
-    ),
-    family(
-      "sequencer_last_number",
-      "gauge",
-      "The last number this process handed out, by sequence.",
-      bySequence((s) => s.lastNumber),
-    ),
-    family(
-      "sequencer_blocks_reserved_total",
-      "counter",
-      "Blocks committed to the store by this process, by sequence.",
-      bySequence((s) => s.blocks),
-    ),
-    family(
-      "sequencer_block_reservation_failures_total",
-      "counter",
-      "Block reservations the store failed (each answered 503 to whoever waited), by sequence.",
-      bySequence((s) => s.failures),
-    ),
-    family(
-      "sequencer_block_size",
-      "gauge",
-      "Size of the next block, by sequence; it adapts to the rate within the configured bounds.",
-      bySequence((s) => s.blockSize),
-    ),
+    ...PER_SEQUENCE.map(([name, type, help, pick]) => family(name, type, help, bySequence(pick))),
     family("sequencer_ready", "gauge", "1 when readiness answers 200.", [["", ready ? 1 : 0]]),
     family("sequencer_store_up", "gauge", "1 while the store answers.", [
       ["", snapshot?.storeUp ? 1 : 0],
