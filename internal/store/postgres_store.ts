@@ -309,8 +309,6 @@ export async function parsePostgresUrl(url: string): Promise<ParsedPostgresUrl> 
   };
 }
 
-export { redactUrl };
-
 /** The host names of a URL without its query: `a:1,b:2` gives `a`, `b`; `[::1]:5432` gives `::1`. */
 function hostsOf(base: string): string[] {
   const authority = base.replace(/^[a-z]+:\/\//i, "").split("/")[0];

@@ -6,8 +6,8 @@ import {
   POSTGRES_SCHEMA_VERSION,
   PostgresSchemaError,
   type PostgresStore,
-  redactUrl,
 } from "../postgres_store.ts";
+import { redactUrl } from "../../config/config.ts";
 import {
   type Block,
   DEFAULT_SEQUENCE,
