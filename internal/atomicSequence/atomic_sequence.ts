@@ -23,12 +23,13 @@ const TAKEN = 5; // numbers handed out by this slot since the process started (f
 const FLOOR = 6; // last number of the newest block installed; valid once INSTALLED is 1
 
 /** Words per slot in the 32-bit view. */
-const INT_WORDS = 5;
+const INT_WORDS = 6;
 const LOCK = 0; // spin lock: 0 free, 1 held
 const REFILL = 1; // 1 while a refill is requested or running
 const GEN = 2; // bumped (and notified) whenever the owner installs a block or records a failure
 const STATE = 3; // SlotState
 const INSTALLED = 4; // 1 once a block has been installed
+const WAITING = 5; // takers in any thread waiting for this slot's next block
 
 /** Header words at the start of the 32-bit view (process-wide flags). */
 const HEADER = 4;
@@ -188,15 +189,24 @@ export class SequenceTable {
     return Atomics.compareExchange(this.#ints, HEADER + slot * INT_WORDS + REFILL, 0, 1) === 0;
   }
 
-  /** What the owner needs to size the next block: the largest waiting count and the free room. */
-  demand(slot: number): { demand: bigint; standbySize: bigint } {
+  /**
+   * What the owner needs to size the next block: the largest count a waiting taker needs, how many
+   * takers wait, and the free room of the standby block.
+   */
+  demand(slot: number): { demand: bigint; waiting: number; standbySize: bigint } {
     const b = slot * BIG_WORDS;
     const i = HEADER + slot * INT_WORDS;
     this.#lock(i);
     const demand = this.#big[b + DEMAND];
     const standbySize = this.#big[b + STANDBY_LAST] - this.#big[b + STANDBY_FIRST] + 1n;
     this.#unlock(i);
-    return { demand, standbySize: standbySize > 0n ? standbySize : 0n };
+    const waiting = Atomics.load(this.#ints, i + WAITING);
+    return { demand, waiting, standbySize: standbySize > 0n ? standbySize : 0n };
+  }
+
+  /** Counts a taker in (`+1`) or out (`-1`) of waiting for `slot`'s next block. */
+  addWaiting(slot: number, delta: 1 | -1): void {
+    Atomics.add(this.#ints, HEADER + slot * INT_WORDS + WAITING, delta);
   }
 
   /**

@@ -234,7 +234,7 @@ export class SequenceOwner implements OwnerPort {
 
   async #refill(slot: number, retry: boolean): Promise<void> {
     const meta = this.#meta[slot];
-    const { demand, standbySize } = this.table.demand(slot);
+    const { demand, waiting, standbySize } = this.table.demand(slot);
     if (standbySize > 0n && standbySize >= demand) {
       this.table.publish(slot, SlotState.Ok, true);
       return;
@@ -250,7 +250,11 @@ export class SequenceOwner implements OwnerPort {
       meta.size = nextBlockSize(meta.size, now - meta.requestedAt, this.#sizing);
     }
     if (demand === 0n) meta.requestedAt = now;
-    const size = demand > meta.size ? demand : meta.size;
+    let size = demand > meta.size ? demand : meta.size;
+    // Without prefetch, one block serves every taker already waiting: one number each at least,
+    // never more than they need together (the largest count is one of theirs), so nothing is
+    // held ahead and a burst of requests costs one commit instead of one each.
+    if (!this.#prefetch && BigInt(waiting) > size) size = BigInt(waiting);
     try {
       const block = await this.#track(this.#store.reserve(meta.name, size));
       const committed = performance.now();

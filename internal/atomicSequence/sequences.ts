@@ -97,14 +97,21 @@ export class SequenceClient implements SequenceService {
           }; retrying in the background`,
         );
       }
-      if (table.claimRefill(slot)) this.#owner.refill(slot);
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        throw new StoreUnavailableError(
-          `no block of ${JSON.stringify(name)} was committed within ${this.#waitMs} ms`,
-        );
+      // Counted as waiting before the refill is asked for, so the owner can size a block for
+      // everyone already waiting (it matters with blocks of one number).
+      table.addWaiting(slot, 1);
+      try {
+        if (table.claimRefill(slot)) this.#owner.refill(slot);
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          throw new StoreUnavailableError(
+            `no block of ${JSON.stringify(name)} was committed within ${this.#waitMs} ms`,
+          );
+        }
+        await table.waitForRefill(slot, seen, left);
+      } finally {
+        table.addWaiting(slot, -1);
       }
-      await table.waitForRefill(slot, seen, left);
     }
   }
 

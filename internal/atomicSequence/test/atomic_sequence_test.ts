@@ -7,7 +7,12 @@ Deno.test("a slot hands out its block in order, then its standby, then nothing",
     const table = SequenceTable.create(2);
     assert.equal(table.take(0, 1n), undefined);
     assert.equal(table.refillDue, false);
-    assert.deepEqual(table.demand(0), { demand: 1n, standbySize: 0n });
+    assert.deepEqual(table.demand(0), { demand: 1n, waiting: 0, standbySize: 0n });
+    table.addWaiting(0, 1);
+    table.addWaiting(0, 1);
+    table.addWaiting(0, -1);
+    assert.equal(table.demand(0).waiting, 1, "waiting takers are counted in and out");
+    table.addWaiting(0, -1);
   });
 
   await t.step("block boundaries: the last number of a block, then the first of the next", () => {
