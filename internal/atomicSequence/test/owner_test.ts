@@ -47,6 +47,9 @@ class FailingStore implements Store {
   }
 }
 
+/** Retries 3 s apart and no pings: only a success elsewhere can cut a backoff short. */
+const SLOW_RETRY = { pingIntervalMs: 60_000, retryMs: { initial: 3_000, max: 3_000 } };
+
 async function withService(
   fn: (client: SequenceClient, store: FailingStore, owner: SequenceOwner) => Promise<void>,
   sizing = { min: 100n, max: 1_000_000n, growBelowMs: 1_000, shrinkAboveMs: 60_000 },
@@ -186,7 +189,6 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
   await t.step(
     "readiness stays off while any sequence still waits for a block, though others are served",
     async () => {
-      const timing = { pingIntervalMs: 60_000, retryMs: { initial: 3_000, max: 3_000 } };
       await withService(
         async (client, store, owner) => {
           await owner.create("a", 1n);
@@ -201,7 +203,7 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
           await assert.rejects(client.next("a", 1n), StoreUnavailableError);
         },
         undefined,
-        timing,
+        SLOW_RETRY,
       );
     },
   );
@@ -209,7 +211,6 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
   await t.step(
     "when the store answers again, sequences waiting out a backoff retry at once",
     async () => {
-      const timing = { pingIntervalMs: 60_000, retryMs: { initial: 3_000, max: 3_000 } };
       await withService(
         async (client, store, owner) => {
           await owner.create("a", 1n);
@@ -237,7 +238,7 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
           assert.equal(client.ready(), true);
         },
         undefined,
-        timing,
+        SLOW_RETRY,
       );
     },
   );
