@@ -6,7 +6,7 @@
  * @module
  */
 import type { Config } from "../config/config.ts";
-import { describeConfig } from "../config/config.ts";
+import { describeConfig, storeKind } from "../config/config.ts";
 import type { MetricsSnapshot } from "../metrics/metrics.ts";
 import type { Logger } from "../log/log.ts";
 import type { Store } from "../store/store.ts";
@@ -100,7 +100,7 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
           ready: () => ready(),
           build: {
             environment: config.environment,
-            store: config.databaseUrl === undefined ? "sqlite" : "postgres",
+            store: storeKind(config),
             workers: config.workers,
           },
           startedAt: Date.now() - performance.now(),

@@ -67,7 +67,8 @@ export async function measureNginx(
   const child = new Deno.Command(nginx, {
     args: ["-p", dir, "-c", conf],
     stdout: "null",
-    stderr: "piped",
+    // nginx's own errors (a port taken, a bad configuration) show on the bench's stderr.
+    stderr: "inherit",
   }).spawn();
   try {
     await waitForPort(port);
@@ -75,7 +76,6 @@ export async function measureNginx(
     return { name, command: `${wrkCommand} ${url}`, rps: await load(url) };
   } finally {
     child.kill("SIGTERM");
-    await child.stderr.cancel();
     await child.status;
     await Deno.remove(dir, { recursive: true });
   }

@@ -186,8 +186,13 @@ export function loadConfig(
   };
 }
 
+/** The store `config` selects: PostgreSQL when `DATABASE_URL` is set, else the embedded one. */
+export function storeKind(config: Config): "postgres" | "sqlite" {
+  return config.databaseUrl === undefined ? "sqlite" : "postgres";
+}
+
 /** The configuration as log fields, with the database password hidden. */
 export function describeConfig(config: Config): Record<string, unknown> {
   const database = config.databaseUrl === undefined ? undefined : redactUrl(config.databaseUrl);
-  return { ...config, databaseUrl: database, store: database ? "postgres" : "sqlite" };
+  return { ...config, databaseUrl: database, store: storeKind(config) };
 }
