@@ -8,6 +8,7 @@
 import { ConfigError, loadConfig } from "../../internal/config/config.ts";
 import { createLogger } from "../../internal/log/log.ts";
 import { startApp } from "../../internal/app/app.ts";
+import { commandLine } from "../../internal/profiling/cmdline.ts";
 
 const logger = createLogger();
 
@@ -30,7 +31,7 @@ const signal = new Promise<Deno.Signal>((resolve) => {
 
 let app;
 try {
-  app = await startApp(config, logger, { cmdline: [Deno.execPath(), ...Deno.args] });
+  app = await startApp(config, logger, { cmdline: commandLine() });
 } catch (error) {
   logger.error("startup failed", { error });
   console.error(`sequencer: startup failed: ${(error as Error).message}`);

@@ -31,9 +31,6 @@ const STATE = 3; // SlotState
 const INSTALLED = 4; // 1 once a block has been installed
 const WAITING = 5; // takers in any thread waiting for this slot's next block
 
-/** Header words at the start of the 32-bit view (process-wide flags). */
-const HEADER = 4;
-
 /** Why a slot cannot hand out numbers right now. */
 export const SlotState = {
   /** Working normally. */
@@ -51,17 +48,9 @@ export type SlotStateValue = (typeof SlotState)[keyof typeof SlotState];
 export interface SequenceTableMemory {
   /** 64-bit words: cursors and blocks. */
   big: SharedArrayBuffer;
-  /** 32-bit words: header flags, locks, refill flags, generations and states. */
+  /** 32-bit words: locks, refill flags, generations and states. */
   ints: SharedArrayBuffer;
 }
-
-/** Process-wide flags kept in the header of the table. */
-export const Flag = {
-  /** 1 once the service can serve (store open, first block committed), 0 otherwise. */
-  Ready: 0,
-  /** 1 once shutdown has begun. */
-  ShuttingDown: 1,
-} as const;
 
 /**
  * A fixed-capacity table of sequence slots in shared memory. Create it once (owner), share its
@@ -79,7 +68,7 @@ export class SequenceTable {
   static create(capacity: number): SequenceTable {
     return new SequenceTable({
       big: new SharedArrayBuffer(capacity * BIG_WORDS * 8),
-      ints: new SharedArrayBuffer((HEADER + capacity * INT_WORDS) * 4),
+      ints: new SharedArrayBuffer(capacity * INT_WORDS * 4),
     }, true);
   }
 
@@ -105,16 +94,6 @@ export class SequenceTable {
     }
   }
 
-  /** Reads a process-wide flag. */
-  flag(flag: number): number {
-    return Atomics.load(this.#ints, flag);
-  }
-
-  /** Sets a process-wide flag. */
-  setFlag(flag: number, value: number): void {
-    Atomics.store(this.#ints, flag, value);
-  }
-
   #lock(i: number): void {
     // Held only for a handful of loads and stores, never across an await: spinning is cheaper
     // than any blocking primitive, and Atomics.wait is not allowed on the main thread.
@@ -133,7 +112,7 @@ export class SequenceTable {
    */
   take(slot: number, count: bigint): bigint | undefined {
     const b = slot * BIG_WORDS;
-    const i = HEADER + slot * INT_WORDS;
+    const i = slot * INT_WORDS;
     const big = this.#big;
     this.#lock(i);
     const out = big[b + LAST_OUT];
@@ -171,14 +150,19 @@ export class SequenceTable {
    */
   refillDue = false;
 
-  /** True when the slot has no standby block (a refill should be under way). */
-  standbyEmpty(slot: number): boolean {
+  /**
+   * The largest count one take from `slot` can serve now without a new block: the rest of the
+   * current block or the whole standby, whichever is larger.
+   */
+  remaining(slot: number): bigint {
     const b = slot * BIG_WORDS;
-    const i = HEADER + slot * INT_WORDS;
+    const i = slot * INT_WORDS;
     this.#lock(i);
-    const empty = this.#big[b + STANDBY_LAST] < this.#big[b + STANDBY_FIRST];
+    const current = this.#big[b + LIMIT] - this.#big[b + LAST_OUT];
+    const standby = this.#big[b + STANDBY_LAST] - this.#big[b + STANDBY_FIRST] + 1n;
     this.#unlock(i);
-    return empty;
+    const most = current > standby ? current : standby;
+    return most > 0n ? most : 0n;
   }
 
   /**
@@ -186,7 +170,7 @@ export class SequenceTable {
    * calls {@link finishRefill}.
    */
   claimRefill(slot: number): boolean {
-    return Atomics.compareExchange(this.#ints, HEADER + slot * INT_WORDS + REFILL, 0, 1) === 0;
+    return Atomics.compareExchange(this.#ints, slot * INT_WORDS + REFILL, 0, 1) === 0;
   }
 
   /**
@@ -195,7 +179,7 @@ export class SequenceTable {
    */
   demand(slot: number): { demand: bigint; waiting: number; standbySize: bigint } {
     const b = slot * BIG_WORDS;
-    const i = HEADER + slot * INT_WORDS;
+    const i = slot * INT_WORDS;
     this.#lock(i);
     const demand = this.#big[b + DEMAND];
     const standbySize = this.#big[b + STANDBY_LAST] - this.#big[b + STANDBY_FIRST] + 1n;
@@ -206,7 +190,7 @@ export class SequenceTable {
 
   /** Counts a taker in (`+1`) or out (`-1`) of waiting for `slot`'s next block. */
   addWaiting(slot: number, delta: 1 | -1): void {
-    Atomics.add(this.#ints, HEADER + slot * INT_WORDS + WAITING, delta);
+    Atomics.add(this.#ints, slot * INT_WORDS + WAITING, delta);
   }
 
   /**
@@ -215,7 +199,7 @@ export class SequenceTable {
    */
   install(slot: number, first: bigint, last: bigint): void {
     const b = slot * BIG_WORDS;
-    const i = HEADER + slot * INT_WORDS;
+    const i = slot * INT_WORDS;
     const big = this.#big;
     if (last < first) throw new RangeError(`block ${first}..${last} is empty`);
     this.#lock(i);
@@ -239,7 +223,7 @@ export class SequenceTable {
    * refill claim ends too; without, the owner keeps it while it retries a failed store.
    */
   publish(slot: number, state: SlotStateValue, release: boolean): void {
-    const i = HEADER + slot * INT_WORDS;
+    const i = slot * INT_WORDS;
     Atomics.store(this.#ints, i + STATE, state);
     if (release) Atomics.store(this.#ints, i + REFILL, 0);
     Atomics.add(this.#ints, i + GEN, 1);
@@ -248,17 +232,17 @@ export class SequenceTable {
 
   /** The slot's {@link SlotState}. */
   state(slot: number): SlotStateValue {
-    return Atomics.load(this.#ints, HEADER + slot * INT_WORDS + STATE) as SlotStateValue;
+    return Atomics.load(this.#ints, slot * INT_WORDS + STATE) as SlotStateValue;
   }
 
   /** The slot's generation, read before a take so that a later wait cannot miss a refill. */
   generation(slot: number): number {
-    return Atomics.load(this.#ints, HEADER + slot * INT_WORDS + GEN);
+    return Atomics.load(this.#ints, slot * INT_WORDS + GEN);
   }
 
   /** Resolves once the slot's generation differs from `seen`, or after `timeoutMs`. */
   async waitForRefill(slot: number, seen: number, timeoutMs: number): Promise<void> {
-    const result = Atomics.waitAsync(this.#ints, HEADER + slot * INT_WORDS + GEN, seen, timeoutMs);
+    const result = Atomics.waitAsync(this.#ints, slot * INT_WORDS + GEN, seen, timeoutMs);
     if (result.async) await result.value;
   }
 
@@ -270,7 +254,7 @@ export class SequenceTable {
   /** The current block of `slot`: the last number handed out and the block's end. */
   cursor(slot: number): { lastOut: bigint; limit: bigint } {
     const b = slot * BIG_WORDS;
-    const i = HEADER + slot * INT_WORDS;
+    const i = slot * INT_WORDS;
     this.#lock(i);
     const cursor = { lastOut: this.#big[b + LAST_OUT], limit: this.#big[b + LIMIT] };
     this.#unlock(i);

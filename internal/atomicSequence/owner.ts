@@ -9,42 +9,56 @@
  * @module
  */
 import {
-  type CreateResult,
+  ADMIN_OPERATIONS,
   DEFAULT_SEQUENCE,
-  SequenceExhaustedError,
-  SequenceNotFoundError,
-  type SequenceRecord,
-  type Store,
-  StoreUnavailableError,
-} from "../store/store.ts";
+  notFound,
+  SEQUENCE_CAPACITY,
+  type SequenceAdmin,
+  SequencerError,
+  unavailable,
+} from "../domain/domain.ts";
+import type { Store } from "../store/store.ts";
 import type { Logger } from "../log/log.ts";
-import type { MetricsSnapshot } from "../metrics/metrics.ts";
-import { Flag, SequenceTable, SlotState } from "./atomic_sequence.ts";
+import { SequenceTable, SlotState } from "./atomic_sequence.ts";
 import { type BlockSizing, DEFAULT_SIZING, nextBlockSize } from "./block_size.ts";
 
-/** More sequences were used than the table has slots. */
-export class TooManySequencesError extends Error {
-  /** @param capacity the table's capacity. */
-  constructor(capacity: number) {
-    super(
-      `this process serves at most ${capacity} sequences since it started; restart it to serve others`,
-    );
-    this.name = "TooManySequencesError";
-  }
-}
-
-/** What a taker in any thread may ask of the owner. */
-export interface OwnerPort {
+/** What a taker in any thread may ask of the owner: slots, refills, and the store's operations. */
+export interface OwnerPort extends SequenceAdmin {
   /** The slot of `name`, loading it from the store on first use. */
   resolve(name: string): Promise<number>;
   /** Asks for a new block for `slot` (the caller has claimed the slot's refill). */
   refill(slot: number): void;
-  /** Creates a sequence; see {@link Store.create}. */
-  create(name: string, start: bigint): Promise<CreateResult>;
-  /** One sequence as stored, or `undefined`. */
-  info(name: string): Promise<SequenceRecord | undefined>;
-  /** Every sequence as stored. */
-  list(): Promise<SequenceRecord[]>;
+}
+
+/** The names of the {@link OwnerPort} operations, for forwarding them from worker threads. */
+export const OWNER_OPERATIONS = [
+  ...ADMIN_OPERATIONS,
+  "resolve",
+  "refill",
+] as const satisfies readonly (keyof OwnerPort)[];
+
+/** One sequence as this process has served it since it started. */
+export interface SequenceStats {
+  /** The sequence's name. */
+  name: string;
+  /** Numbers handed out (a batch of N counts N). */
+  numbers: bigint;
+  /** The last number handed out, or `undefined` before the first. */
+  lastNumber: bigint | undefined;
+  /** Blocks committed to the store. */
+  blocks: number;
+  /** Block reservations the store failed. */
+  failures: number;
+  /** The size the next block will have (it adapts to the rate). */
+  blockSize: bigint;
+}
+
+/** The owner's view of what this process has served, for `/debug/metrics`. */
+export interface OwnerStats {
+  /** One entry per sequence this process has served or resolved. */
+  sequences: SequenceStats[];
+  /** True while the store answers. */
+  storeUp: boolean;
 }
 
 /** Options of {@link SequenceOwner.start}. */
@@ -91,6 +105,12 @@ interface SlotMeta {
 
 /** Owns the table and the store; see the module documentation. */
 export class SequenceOwner implements OwnerPort {
+  /** Creates a sequence; see {@link SequenceAdmin.create}. */
+  declare readonly create: SequenceAdmin["create"];
+  /** One sequence as stored; see {@link SequenceAdmin.get}. */
+  declare readonly get: SequenceAdmin["get"];
+  /** Every sequence as stored; see {@link SequenceAdmin.list}. */
+  declare readonly list: SequenceAdmin["list"];
   /** The shared table every taker reads. */
   readonly table: SequenceTable;
   readonly #store: Store;
@@ -115,7 +135,13 @@ export class SequenceOwner implements OwnerPort {
     this.#prefetch = this.#sizing.max > 1n;
     this.#retry = options.retryMs ?? { initial: 100, max: 2_000 };
     this.#onReserve = options.onReserve;
-    this.table = SequenceTable.create(options.capacity ?? 4096);
+    this.table = SequenceTable.create(options.capacity ?? SEQUENCE_CAPACITY);
+    // The store's operations pass through unchanged, tracked for the store's health.
+    const admin = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    for (const operation of ADMIN_OPERATIONS) {
+      const call = store[operation] as (...args: unknown[]) => Promise<unknown>;
+      admin[operation] = (...args) => this.#track(call.apply(store, args));
+    }
   }
 
   /**
@@ -136,7 +162,7 @@ export class SequenceOwner implements OwnerPort {
     }
     if (owner.table.state(slot) !== SlotState.Ok) {
       await owner.close();
-      throw new StoreUnavailableError("the first block of the default sequence was not committed");
+      throw unavailable("the first block of the default sequence was not committed");
     }
     owner.#started = true;
     owner.#setHealthy(true);
@@ -145,14 +171,9 @@ export class SequenceOwner implements OwnerPort {
     return owner;
   }
 
-  /** The store kind (`sqlite`, `postgres`). */
-  get storeKind(): string {
-    return this.#store.kind;
-  }
-
-  /** True while the store answers. */
-  get healthy(): boolean {
-    return this.#healthy;
+  /** True once started, while the store answers and until closed. */
+  ready(): boolean {
+    return this.#started && this.#healthy && !this.#closed;
   }
 
   #setHealthy(healthy: boolean): void {
@@ -161,7 +182,6 @@ export class SequenceOwner implements OwnerPort {
       else this.#logger.warn("store unavailable", { store: this.#store.kind });
     }
     this.#healthy = healthy;
-    this.table.setFlag(Flag.Ready, this.#started && healthy && !this.#closed ? 1 : 0);
   }
 
   async #ping(): Promise<void> {
@@ -188,9 +208,16 @@ export class SequenceOwner implements OwnerPort {
 
   async #load(name: string): Promise<number> {
     const record = await this.#track(this.#store.get(name));
-    if (record === undefined) throw new SequenceNotFoundError(name);
+    if (record === undefined) throw notFound(name);
     const slot = this.#meta.length;
-    if (slot >= this.table.capacity) throw new TooManySequencesError(this.table.capacity);
+    if (slot >= this.table.capacity) {
+      throw new SequencerError(
+        "too_many",
+        `this process serves at most ${this.table.capacity} sequences since it started; ` +
+          `restart it to serve others`,
+        { details: { limit: this.table.capacity } },
+      );
+    }
     this.#meta.push({
       name,
       size: this.#sizing.min,
@@ -265,7 +292,7 @@ export class SequenceOwner implements OwnerPort {
       meta.timer = undefined;
       this.table.publish(slot, SlotState.Ok, true);
     } catch (error) {
-      if (error instanceof SequenceExhaustedError) {
+      if (error instanceof SequencerError && error.code === "exhausted") {
         // Keep the claim: nobody needs to ask the store again.
         this.table.publish(slot, SlotState.Exhausted, false);
         return;
@@ -318,13 +345,13 @@ export class SequenceOwner implements OwnerPort {
       }
       return result;
     } catch (error) {
-      if (error instanceof StoreUnavailableError) this.#setHealthy(false);
+      if (error instanceof SequencerError && error.code === "unavailable") this.#setHealthy(false);
       throw error;
     }
   }
 
   /** What this process has served, read from the shared table, for `/debug/metrics`. */
-  metrics(): MetricsSnapshot {
+  stats(): OwnerStats {
     return {
       storeUp: this.#healthy,
       sequences: this.#meta.map((meta, slot) => {
@@ -341,25 +368,9 @@ export class SequenceOwner implements OwnerPort {
     };
   }
 
-  /** Creates a sequence; see {@link OwnerPort.create}. */
-  create(name: string, start: bigint): Promise<CreateResult> {
-    return this.#track(this.#store.create(name, start));
-  }
-
-  /** One sequence as stored; see {@link OwnerPort.info}. */
-  info(name: string): Promise<SequenceRecord | undefined> {
-    return this.#track(this.#store.get(name));
-  }
-
-  /** Every sequence as stored; see {@link OwnerPort.list}. */
-  list(): Promise<SequenceRecord[]> {
-    return this.#track(this.#store.list());
-  }
-
   /** Stops timers and waits for reservations in flight. The store stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.table.setFlag(Flag.Ready, 0);
     clearInterval(this.#pingTimer);
     for (const meta of this.#meta) {
       clearTimeout(meta.timer);

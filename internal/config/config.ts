@@ -8,6 +8,9 @@
  * @module
  */
 
+import { redactUrl } from "../store/postgres_url.ts";
+import type { StoreConfig } from "../store/store.ts";
+
 /** The effective configuration of one service process. */
 export interface Config {
   /** Port of the public API server (`API_PORT`, default 3000; 0 picks a free port). */
@@ -22,10 +25,11 @@ export interface Config {
   environment: string;
   /** Folder of the embedded store (`DATA_DIR`, default `./data`). */
   dataDir: string;
-  /** PostgreSQL connection URL (`DATABASE_URL`); when set, the PostgreSQL store is used instead of the embedded one. */
-  databaseUrl: string | undefined;
-  /** Connections in the PostgreSQL pool (`DATABASE_POOL_SIZE`, default 4). */
-  databasePoolSize: number;
+  /**
+   * The store: PostgreSQL when `DATABASE_URL` is set (pool of `DATABASE_POOL_SIZE`, default 4),
+   * else the embedded one in `DATA_DIR`.
+   */
+  store: StoreConfig;
   /** Largest `count` one request may reserve (`BATCH_MAX`, default 100000). */
   batchMax: number;
   /** HTTP listener threads for the API (`WORKERS`, default: number of CPUs). */
@@ -51,22 +55,6 @@ export class ConfigError extends Error {
 
 /** Reads one environment variable; `undefined` when unset. */
 export type EnvReader = (name: string) => string | undefined;
-
-/** The names of every variable {@link loadConfig} reads. */
-export const CONFIG_VARIABLES = [
-  "API_PORT",
-  "DEBUG_PORT",
-  "DEBUG_HOST",
-  "SHUTDOWN_TIMEOUT_SEC",
-  "ENVIRONMENT",
-  "DATA_DIR",
-  "DATABASE_URL",
-  "DATABASE_POOL_SIZE",
-  "BATCH_MAX",
-  "WORKERS",
-  "BLOCK_SIZE_MIN",
-  "BLOCK_SIZE_MAX",
-] as const;
 
 /** The largest block size `BLOCK_SIZE_MIN` and `BLOCK_SIZE_MAX` accept. */
 export const BLOCK_SIZE_LIMIT = 1_000_000_000;
@@ -129,16 +117,6 @@ function databaseUrl(env: EnvReader): string | undefined {
 }
 
 /**
- * `url` with its passwords replaced by `***`, for logs and messages: the one in the user info
- * (`postgres://me:secret@db/x`) and a `password=` query parameter.
- */
-export function redactUrl(url: string): string {
-  return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?]*:)[^@/?]*@/i, "$1***@")
-    .replace(/([?&]password=)[^&#]*/gi, "$1***");
-}
-
-/**
  * Builds the configuration from environment variables.
  *
  * @param env reads one variable (defaults to `Deno.env.get`).
@@ -170,15 +148,17 @@ export function loadConfig(
         `BLOCK_SIZE_MIN must not exceed BLOCK_SIZE_MAX`,
     );
   }
+  const dataDir = nonEmpty(env, "DATA_DIR", "./data");
+  const url = databaseUrl(env);
+  const poolSize = integer(env, "DATABASE_POOL_SIZE", 4, 1, 100);
   return {
     apiPort,
     debugPort,
     debugHost: nonEmpty(env, "DEBUG_HOST", "0.0.0.0"),
     shutdownTimeoutSec: integer(env, "SHUTDOWN_TIMEOUT_SEC", 20, 1, 3600),
     environment: nonEmpty(env, "ENVIRONMENT", "development"),
-    dataDir: nonEmpty(env, "DATA_DIR", "./data"),
-    databaseUrl: databaseUrl(env),
-    databasePoolSize: integer(env, "DATABASE_POOL_SIZE", 4, 1, 100),
+    dataDir,
+    store: url === undefined ? { kind: "sqlite", dataDir } : { kind: "postgres", url, poolSize },
     batchMax: integer(env, "BATCH_MAX", 100_000, 1, 10_000_000),
     workers: integer(env, "WORKERS", Math.max(1, Math.min(cpus, 64)), 1, 64),
     blockSizeMin,
@@ -186,13 +166,11 @@ export function loadConfig(
   };
 }
 
-/** The store `config` selects: PostgreSQL when `DATABASE_URL` is set, else the embedded one. */
-export function storeKind(config: Config): "postgres" | "sqlite" {
-  return config.databaseUrl === undefined ? "sqlite" : "postgres";
-}
-
 /** The configuration as log fields, with the database password hidden. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  const database = config.databaseUrl === undefined ? undefined : redactUrl(config.databaseUrl);
-  return { ...config, databaseUrl: database, store: storeKind(config) };
+  const { store } = config;
+  return {
+    ...config,
+    store: store.kind === "postgres" ? { ...store, url: redactUrl(store.url) } : store,
+  };
 }

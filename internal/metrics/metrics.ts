@@ -6,36 +6,13 @@
  *
  * @module
  */
-import type { Route } from "../handlers/router.ts";
-
-/** One sequence as this process has served it since it started. */
-export interface SequenceStats {
-  /** The sequence's name. */
-  name: string;
-  /** Numbers handed out (a batch of N counts N). */
-  numbers: bigint;
-  /** The last number handed out, or `undefined` before the first. */
-  lastNumber: bigint | undefined;
-  /** Blocks committed to the store. */
-  blocks: number;
-  /** Block reservations the store failed. */
-  failures: number;
-  /** The size the next block will have (it adapts to the rate). */
-  blockSize: bigint;
-}
-
-/** What a scrape reads: the owner's view, once the service has started. */
-export interface MetricsSnapshot {
-  /** One entry per sequence this process has served or resolved. */
-  sequences: SequenceStats[];
-  /** True while the store answers. */
-  storeUp: boolean;
-}
+import type { OwnerStats, SequenceStats } from "../atomicSequence/owner.ts";
+import type { Route } from "../http/router.ts";
 
 /** Options of {@link metricsRoutes}. */
 export interface MetricsOptions {
   /** The owner's view, or `undefined` while the service is still starting. */
-  snapshot: () => MetricsSnapshot | undefined;
+  stats: () => OwnerStats | undefined;
   /** True when readiness answers 200. */
   ready: () => boolean;
   /** Constant labels of `sequencer_build_info`. */
@@ -104,7 +81,7 @@ const PER_SEQUENCE: [
 
 /** The exposition text of one scrape. Pure: bigints are written as exact digits. */
 export function renderMetrics(
-  snapshot: MetricsSnapshot | undefined,
+  snapshot: OwnerStats | undefined,
   ready: boolean,
   options: Pick<MetricsOptions, "build" | "startedAt">,
 ): string {
@@ -150,7 +127,7 @@ export function metricsRoutes(options: MetricsOptions): Route[] {
     path: "/debug/metrics",
     summary: "counters in the Prometheus text format",
     handler: () =>
-      new Response(renderMetrics(options.snapshot(), options.ready(), options), {
+      new Response(renderMetrics(options.stats(), options.ready(), options), {
         headers: { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" },
       }),
   }];

@@ -14,16 +14,18 @@
  * Concurrency: the CPU profile and the trace share one busy flag (one of them at a time); the
  * heap profile has its own, since V8's sampling heap profiler is independent of the CPU
  * profiler. A request finding its flag taken gets `409`. A client that goes away
- * (`req.signal` aborted) ends its capture at once and frees the flag; it is answered `499`.
+ * (`req.signal` aborted) ends its capture at once and frees the flag; it is answered `499`. A
+ * shutdown ends every capture at once too; its client gets what was captured so far.
  *
  * Needs `--allow-sys` (see inspector_capture.ts).
  *
  * @module
  */
 import type { Logger } from "../log/log.ts";
-import { json, jsonError } from "../handlers/respond.ts";
-import type { Handler, Route } from "../handlers/router.ts";
-import { parseChoice, parseSeconds, type SecondsRule } from "./params.ts";
+import { SequencerError } from "../domain/domain.ts";
+import { choiceParam, integerParam, type IntegerRule } from "../http/params.ts";
+import { json, jsonError } from "../http/respond.ts";
+import { type Handler, type Route, searchParams } from "../http/router.ts";
 import {
   captureCpuProfile,
   captureHeapProfile,
@@ -43,11 +45,11 @@ import {
 } from "./pprof_convert.ts";
 import { mergeCpuProfiles, mergeHeapProfiles, mergeTraces, type ThreadProfile } from "./merge.ts";
 import { loadLineMapper } from "./source_map.ts";
-import { type TraceDocument, tracer } from "./trace.ts";
+import type { TraceDocument, Tracer } from "./trace.ts";
 
 /**
  * The other threads of the process (API workers), profiled alongside the main thread so that one
- * request shows the whole service.
+ * request shows the whole service. A thread that dies during a capture rejects it.
  */
 export interface OtherThreads {
   /** Runs a CPU profile in every other thread over the window. */
@@ -64,18 +66,33 @@ export interface OtherThreads {
   traceStop(): Promise<{ thread: string; doc: TraceDocument; originShiftUs: number }[]>;
 }
 
-/** Options of {@link profilingRoutes}. */
+/** Options of {@link createProfiler}. */
 export interface ProfilingOptions {
-  /** The command line `/debug/pprof/cmdline` reports, e.g. `[Deno.execPath(), ...Deno.args]`. */
+  /** The command line `/debug/pprof/cmdline` reports (see `commandLine`). */
   cmdline: string[];
+  /** This thread's tracer. */
+  tracer: Tracer;
   /** Logs captures and failures; silent when absent. */
   logger?: Logger;
-  /** The API worker threads, when the service runs any (`WORKERS` > 1). */
+  /** The API worker threads, once they run. */
   threads?: () => OtherThreads | undefined;
 }
 
+/** The profiling endpoints and their state. */
+export interface Profiler {
+  /** The `/debug/pprof/*` routes. */
+  routes: Route[];
+  /** What holds the CPU flag (`CPU profile`, `trace`), or `undefined`; and whether a heap profile runs. */
+  busy(): { cpu: string | undefined; heap: boolean };
+  /**
+   * Ends every running capture now (shutdown): its client gets what was captured so far, and
+   * no new capture starts.
+   */
+  stop(): void;
+}
+
 /** `seconds` of `/debug/pprof/profile`: default 30 (Go's), 1–300. */
-export const PROFILE_SECONDS: SecondsRule = { name: "seconds", defaultValue: 30, min: 1, max: 300 };
+export const PROFILE_SECONDS = { name: "seconds", defaultValue: 30, min: 1, max: 300 };
 /**
  * `seconds` of `/debug/pprof/heap`: default 5, 1–300. The sampling heap profiler only sees
  * allocations made while it runs, so unlike Go's instant heap profile this one needs a window;
@@ -83,30 +100,12 @@ export const PROFILE_SECONDS: SecondsRule = { name: "seconds", defaultValue: 30,
  * `kind=alloc` (default) keeps every sampled allocation of the window (Go's `alloc_space` view);
  * `kind=inuse` only those still live at its end (Go's `inuse_space`, limited to the window).
  */
-export const HEAP_SECONDS: SecondsRule = { name: "seconds", defaultValue: 5, min: 1, max: 300 };
+export const HEAP_SECONDS = { name: "seconds", defaultValue: 5, min: 1, max: 300 };
 /** `seconds` of `/debug/pprof/trace`: default 1 (Go's), 1–300. */
-export const TRACE_SECONDS: SecondsRule = { name: "seconds", defaultValue: 1, min: 1, max: 300 };
+export const TRACE_SECONDS = { name: "seconds", defaultValue: 1, min: 1, max: 300 };
 
 /** Milliseconds between event-loop delay samples during a trace. */
 export const TRACE_LOOP_SAMPLE_MS = 10;
-
-/** Status for a capture whose client went away (nginx's "client closed request"). */
-const CLIENT_CLOSED = 499;
-
-/** What holds the CPU flag: a CPU profile or a trace, or nothing. */
-let cpuHolder: string | undefined;
-/** Whether a heap profile runs. */
-let heapBusy = false;
-
-/** Whether a CPU profile or trace is running (the shared busy flag). For tests and health. */
-export function cpuCaptureRunning(): boolean {
-  return cpuHolder !== undefined;
-}
-
-/** Whether a heap profile is running. For tests and health. */
-export function heapCaptureRunning(): boolean {
-  return heapBusy;
-}
 
 const NOSNIFF = { "x-content-type-options": "nosniff" };
 const TEXT = { "content-type": "text/plain; charset=utf-8", ...NOSNIFF };
@@ -119,59 +118,78 @@ function attachment(filename: string, contentType: string): Record<string, strin
   };
 }
 
-function busyAnswer(want: string, holder: string): Response {
-  return jsonError(
-    409,
+function busy(want: string, holder: string): SequencerError {
+  return new SequencerError(
+    "conflict",
     `a ${holder} is already running; only one CPU profile or trace runs at a time, ` +
       `so this ${want} was not started`,
   );
 }
 
-function abortedAnswer(what: string, elapsedMs: number): Response {
+function clientClosed(what: string, elapsedMs: number): Response {
   return jsonError(
-    CLIENT_CLOSED,
+    "client_closed",
     `the client closed the request; the ${what} was stopped after ${Math.round(elapsedMs)} ms`,
   );
 }
 
 /**
  * Answers an inspector failure: a missing `--allow-sys` becomes a `500` that says so; anything
- * else is rethrown for the router's `500`.
+ * else is rethrown for the router.
  */
 function inspectorFailure(error: unknown, what: string, logger?: Logger): Response {
   if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
     logger?.error("profiling needs --allow-sys", { what, error });
     return jsonError(
-      500,
+      "internal",
       `the ${what} needs the V8 inspector, which this process may not use: run it with --allow-sys`,
     );
   }
   throw error;
 }
 
+function seconds(url: URLSearchParams, rule: IntegerRule & { defaultValue: number }): number {
+  return integerParam(url, rule);
+}
+
 /**
- * The `/debug/pprof/*` routes. Mount them on the debug server's router, e.g.
- * `createRouter([...healthRoutes, ...profilingRoutes({ cmdline: [Deno.execPath(), ...Deno.args], logger })])`.
- * Each route's `summary` is the one-line description the index page shows.
+ * The profiling endpoints: Go's `/debug/pprof/*`, backed by V8. Each route's `summary` is the
+ * one-line description the index page shows.
  */
-export function profilingRoutes(options: ProfilingOptions): Route[] {
-  const { logger } = options;
+export function createProfiler(options: ProfilingOptions): Profiler {
+  const { logger, tracer } = options;
+  /** What holds the CPU flag: a CPU profile or a trace, or nothing. */
+  let cpuHolder: string | undefined;
+  let heapBusy = false;
+  const stopping = new AbortController();
+
+  /** Ends when the client goes away or the service stops; says which. */
+  const windowSignal = (req: Request) => AbortSignal.any([req.signal, stopping.signal]);
+  const clientGone = (req: Request) => req.signal.aborted && !stopping.signal.aborted;
+  const refuseWhenStopping = () => {
+    if (stopping.signal.aborted) {
+      throw new SequencerError(
+        "unavailable",
+        "the service is shutting down: no new capture starts",
+      );
+    }
+  };
 
   const cmdline: Handler = () => new Response(options.cmdline.join("\0"), { headers: TEXT });
 
-  const profile: Handler = async (req, url) => {
-    const seconds = parseSeconds(url.searchParams, PROFILE_SECONDS);
-    if (!seconds.ok) return jsonError(400, seconds.message);
-    const format = parseChoice(url.searchParams, "format", ["pprof", "cpuprofile"] as const);
-    if (!format.ok) return jsonError(400, format.message);
-    if (cpuHolder !== undefined) return busyAnswer("CPU profile", cpuHolder);
+  const profile: Handler = async (req, ctx) => {
+    const params = searchParams(ctx);
+    const duration = seconds(params, PROFILE_SECONDS);
+    const format = choiceParam(params, "format", ["pprof", "cpuprofile"] as const);
+    refuseWhenStopping();
+    if (cpuHolder !== undefined) throw busy("CPU profile", cpuHolder);
     cpuHolder = "CPU profile";
     let captured;
     try {
-      logger?.info("cpu profile started", { seconds: seconds.value, format: format.value });
+      logger?.info("cpu profile started", { seconds: duration, format });
       const window = {
-        durationMs: seconds.value * 1000,
-        signal: req.signal,
+        durationMs: duration * 1000,
+        signal: windowSignal(req),
         samplingIntervalMicros: DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
       };
       const [main, others] = await Promise.all([
@@ -193,8 +211,8 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
       samples,
       aborted: captured.aborted,
     });
-    if (captured.aborted) return abortedAnswer("CPU profile", captured.elapsedMs);
-    if (format.value === "cpuprofile") {
+    if (clientGone(req)) return clientClosed("CPU profile", captured.elapsedMs);
+    if (format === "cpuprofile") {
       return new Response(JSON.stringify(captured.profile), {
         headers: attachment("profile.cpuprofile", "application/json"),
       });
@@ -213,25 +231,27 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
     });
   };
 
-  const heap: Handler = async (req, url) => {
-    const seconds = parseSeconds(url.searchParams, HEAP_SECONDS);
-    if (!seconds.ok) return jsonError(400, seconds.message);
-    const format = parseChoice(url.searchParams, "format", ["pprof", "heapprofile"] as const);
-    if (!format.ok) return jsonError(400, format.message);
-    const kind = parseChoice(url.searchParams, "kind", ["alloc", "inuse"] as const);
-    if (!kind.ok) return jsonError(400, kind.message);
+  const heap: Handler = async (req, ctx) => {
+    const params = searchParams(ctx);
+    const duration = seconds(params, HEAP_SECONDS);
+    const format = choiceParam(params, "format", ["pprof", "heapprofile"] as const);
+    const kind = choiceParam(params, "kind", ["alloc", "inuse"] as const);
+    refuseWhenStopping();
     if (heapBusy) {
-      return jsonError(409, "a heap profile is already running; only one runs at a time");
+      throw new SequencerError(
+        "conflict",
+        "a heap profile is already running; only one runs at a time",
+      );
     }
     heapBusy = true;
     let captured;
     try {
-      logger?.info("heap profile started", { seconds: seconds.value, kind: kind.value });
+      logger?.info("heap profile started", { seconds: duration, kind });
       const window = {
-        durationMs: seconds.value * 1000,
-        signal: req.signal,
+        durationMs: duration * 1000,
+        signal: windowSignal(req),
         samplingIntervalBytes: DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
-        includeCollected: kind.value === "alloc",
+        includeCollected: kind === "alloc",
       };
       const [main, others] = await Promise.all([
         captureHeapProfile(window),
@@ -250,13 +270,13 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
       elapsedMs: Math.round(captured.elapsedMs),
       aborted: captured.aborted,
     });
-    if (captured.aborted) return abortedAnswer("heap profile", captured.elapsedMs);
-    if (format.value === "heapprofile") {
+    if (clientGone(req)) return clientClosed("heap profile", captured.elapsedMs);
+    if (format === "heapprofile") {
       return new Response(JSON.stringify(captured.profile), {
         headers: attachment("heap.heapprofile", "application/json"),
       });
     }
-    const what = kind.value === "alloc"
+    const what = kind === "alloc"
       ? "every sampled allocation made during the window, collected or not"
       : "sampled allocations made during the window and still live at its end";
     const pprof = heapProfileToPprof(captured.profile, {
@@ -265,7 +285,7 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
       samplingIntervalBytes: DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
       mapLine: await loadLineMapper(heapProfileUrls(captured.profile)),
       comments: [
-        `V8 sampling heap profile (kind=${kind.value}: ${what}) over ${seconds.value} s, ` +
+        `V8 sampling heap profile (kind=${kind}: ${what}) over ${duration} s, ` +
         `one sample per ${DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES} bytes on average`,
       ],
     });
@@ -285,22 +305,22 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
     return new Response("num_symbols: 1\n", { headers: TEXT });
   };
 
-  const trace: Handler = async (req, url) => {
-    const seconds = parseSeconds(url.searchParams, TRACE_SECONDS);
-    if (!seconds.ok) return jsonError(400, seconds.message);
-    if (cpuHolder !== undefined) return busyAnswer("trace", cpuHolder);
+  const trace: Handler = async (req, ctx) => {
+    const duration = seconds(searchParams(ctx), TRACE_SECONDS);
+    refuseWhenStopping();
+    if (cpuHolder !== undefined) throw busy("trace", cpuHolder);
     cpuHolder = "trace";
     let doc;
     let aborted = false;
     const t0 = performance.now();
     try {
-      logger?.info("trace started", { seconds: seconds.value });
+      logger?.info("trace started", { seconds: duration });
       const others = options.threads?.();
       tracer.start();
       others?.traceStart();
-      const sampler = sampleEventLoop();
+      const sampler = sampleEventLoop(tracer);
       try {
-        aborted = await waitOrAbort(seconds.value * 1000, req.signal);
+        aborted = await waitOrAbort(duration * 1000, windowSignal(req));
       } finally {
         sampler.stop();
         doc = tracer.stop();
@@ -315,7 +335,7 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
       events: doc.traceEvents.length,
       aborted,
     });
-    if (aborted) return abortedAnswer("trace", elapsedMs);
+    if (clientGone(req)) return clientClosed("trace", elapsedMs);
     return json(200, doc, attachment("trace.json", "application/json"));
   };
 
@@ -361,17 +381,21 @@ export function profilingRoutes(options: ProfilingOptions): Route[] {
   const index: Route = {
     method: "GET",
     path: "/debug/pprof/",
-    handler: (_req, url) =>
-      new Response(indexPage(routes, url.host), {
+    handler: (req) =>
+      new Response(indexPage(routes, req.headers.get("host") ?? "localhost"), {
         headers: { "content-type": "text/html; charset=utf-8", ...NOSNIFF },
       }),
     summary: "This page.",
   };
-  return [index, ...routes];
+  return {
+    routes: [index, ...routes],
+    busy: () => ({ cpu: cpuHolder, heap: heapBusy }),
+    stop: () => stopping.abort(),
+  };
 }
 
 /** Samples event-loop delay (and memory, every tenth sample) as trace counters. */
-function sampleEventLoop(): { stop(): void } {
+function sampleEventLoop(tracer: Tracer): { stop(): void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ticks = 0;
   const schedule = () => {

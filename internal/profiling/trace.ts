@@ -3,20 +3,9 @@
  * Perfetto and `chrome://tracing` open). Deno's inspector has no V8 tracing domain, so this is
  * what `/debug/pprof/trace` serves instead of Go's execution trace.
  *
- * One module-level {@link tracer} records while a capture runs and costs one boolean check
- * otherwise. Instrument code in one of two ways:
- *
- * ```ts
- * // Wrap a unit of work (sync or async); when no trace runs this is a plain call of `fn`.
- * const block = await tracer.span("block reservation", "allocator", () => reserve(name), { name });
- *
- * // Or, on a hot path, without allocating a closure:
- * const t0 = tracer.begin(); // -1 when no trace runs
- * await store.commit(batch);
- * if (t0 >= 0) tracer.end("store commit", "store", t0, { rows: batch.length });
- * ```
- *
- * Request handling is wrapped with {@link traceRequest}. Complete events are placed on numbered
+ * Each thread has one {@link Tracer}, which records while a capture runs and costs one boolean
+ * check otherwise. Request handling is wrapped with {@link traceRequests}; block reservations are
+ * recorded by {@link reservationTracer}. Complete events are placed on numbered
  * "lanes" (trace threads) so that overlapping concurrent spans never share a lane, while spans
  * nested inside one another (a request around a block reservation around a store commit) share
  * one and display nested.
@@ -58,7 +47,7 @@ export interface TraceDocument {
 
 /** Options of {@link Tracer.start}. */
 export interface TraceStartOptions {
-  /** Events kept at most; later ones are counted as dropped. Default 1,000,000. */
+  /** Events kept at most; later ones are counted as dropped. Default {@link TRACE_MAX_EVENTS}. */
   maxEvents?: number;
   /** Process name written as metadata. Default `"sequencer"`. */
   processName?: string;
@@ -70,17 +59,20 @@ export const COUNTER_TID = 0;
 /** Top-level intervals of one lane, sorted by start, disjoint. */
 type Lane = { start: number; end: number }[];
 
-/**
- * Records trace events while a capture runs. Use the shared {@link tracer}; a second instance
- * is only useful in tests.
- */
+/** Most events one capture keeps per thread by default; later ones are counted as dropped. */
+export const TRACE_MAX_EVENTS = 200_000;
+
+/** Longest request path a trace event keeps; longer ones are cut (the event says so). */
+export const TRACE_PATH_MAX = 200;
+
+/** Records trace events while a capture runs; one per thread. */
 export class Tracer {
   /** True while a capture runs. The one check a call site makes before recording anything. */
   active = false;
   #events: TraceEvent[] = [];
   #lanes: Lane[] = [];
   #dropped = 0;
-  #maxEvents = 1_000_000;
+  #maxEvents = TRACE_MAX_EVENTS;
   #processName = "sequencer";
   #startedAt = 0;
   readonly #pid = Deno.pid;
@@ -99,7 +91,7 @@ export class Tracer {
     this.#events = [];
     this.#lanes = [];
     this.#dropped = 0;
-    this.#maxEvents = options.maxEvents ?? 1_000_000;
+    this.#maxEvents = options.maxEvents ?? TRACE_MAX_EVENTS;
     this.#processName = options.processName ?? "sequencer";
     this.#startedAt = this.now();
     this.active = true;
@@ -284,10 +276,7 @@ function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** The process-wide recorder the debug server's `/debug/pprof/trace` captures from. */
-export const tracer: Tracer = new Tracer();
-
-/** The path of a request URL, without parsing the whole URL. */
+/** The path of a request URL, without parsing the whole URL; `/` when it has none. */
 function pathOf(url: string): string {
   const scheme = url.indexOf("://");
   const slash = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
@@ -297,24 +286,39 @@ function pathOf(url: string): string {
 }
 
 /**
- * Handles `req` with `handler` and, while a trace runs, records the request as a complete event
- * named `"<METHOD> <path>"` in category `http` with `args` `{ method, path, status }` (or
- * `error`). When no trace runs this is `handler(req)` after one boolean check.
- *
- * ```ts
- * Deno.serve((req) => traceRequest(req, router));
- * ```
+ * `handler`, recording each request while a trace runs as a complete event named
+ * `"<METHOD> <path>"` in category `http` with `args` `{ method, path, status }` (or `error`);
+ * paths longer than {@link TRACE_PATH_MAX} are cut, with `args.pathBytes` the full length. When
+ * no trace runs a request costs one boolean check.
  */
-export function traceRequest(
+export function traceRequests(
+  tracer: Tracer,
+  handler: (req: Request) => Response | Promise<Response>,
+): (req: Request) => Response | Promise<Response> {
+  return (req) => (tracer.active ? traced(tracer, req, handler) : handler(req));
+}
+
+function traced(
+  tracer: Tracer,
   req: Request,
   handler: (req: Request) => Response | Promise<Response>,
 ): Response | Promise<Response> {
-  if (!tracer.active) return handler(req);
   const start = tracer.now();
-  const path = pathOf(req.url);
+  let path: string;
+  try {
+    path = pathOf(req.url);
+  } catch {
+    path = "(invalid URL)";
+  }
+  const args: Record<string, unknown> = { method: req.method };
+  if (path.length > TRACE_PATH_MAX) {
+    args.pathBytes = path.length;
+    path = path.slice(0, TRACE_PATH_MAX) + "…";
+  }
+  args.path = path;
   const name = `${req.method} ${path}`;
   const record = (extra: Record<string, unknown>) =>
-    tracer.end(name, "http", start, { method: req.method, path, ...extra });
+    tracer.end(name, "http", start, { ...args, ...extra });
   let result: Response | Promise<Response>;
   try {
     result = handler(req);
@@ -336,4 +340,20 @@ export function traceRequest(
       throw error;
     },
   );
+}
+
+/**
+ * The owner's `onReserve` hook for `tracer`: each block reservation and its store commit become
+ * complete events (times from `performance.now()`, in milliseconds).
+ */
+export function reservationTracer(
+  tracer: Tracer,
+): (name: string, size: bigint, started: number, committed: number, installed: number) => void {
+  return (name, size, started, committed, installed) => {
+    if (!tracer.active) return;
+    const args = { sequence: name, size: String(size) };
+    const us = (ms: number) => ms * 1000;
+    tracer.complete("block reservation", "allocator", us(started), us(installed - started), args);
+    tracer.complete("store commit", "store", us(started), us(committed - started), args);
+  };
 }

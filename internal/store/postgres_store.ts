@@ -9,7 +9,7 @@
  * instead of racing; `sequencer_schema` records the version.
  *
  * Every operation has a deadline: connection failures, a server shutting down, and a server or
- * network that stops answering all become {@link StoreUnavailableError} within seconds, never a
+ * network that stops answering all become an `unavailable` {@link SequencerError} within seconds, never a
  * hang. The pool reconnects on its own once PostgreSQL is back; after a deadline passes, the pool is
  * replaced so that connections stuck on a dead network are not reused.
  *
@@ -19,20 +19,21 @@
  */
 import tls from "node:tls";
 import postgres from "postgres";
-import { redactUrl } from "../config/config.ts";
 import type { Logger } from "../log/log.ts";
 import {
   type Block,
   type CreateResult,
   DEFAULT_SEQUENCE,
+  exhausted,
   INT64_MAX,
-  SequenceExhaustedError,
-  SequenceNotFoundError,
+  notFound,
   type SequenceRecord,
+  SequencerError,
   START_MIN,
-  type Store,
-  StoreUnavailableError,
-} from "./store.ts";
+  unavailable,
+} from "../domain/domain.ts";
+import type { Store } from "./store.ts";
+import { redactUrl } from "./postgres_url.ts";
 
 /** The schema version this build creates and understands. */
 export const POSTGRES_SCHEMA_VERSION = 1;
@@ -63,7 +64,7 @@ export interface PostgresStoreOptions {
   logger?: Logger;
   /**
    * Deadline of one operation in milliseconds (default {@link DEFAULT_TIMEOUT_MS}); past it the
-   * operation fails with {@link StoreUnavailableError} and the pool is replaced.
+   * operation fails with an `unavailable` {@link SequencerError} and the pool is replaced.
    */
   timeoutMs?: number;
 }
@@ -351,12 +352,10 @@ export class PostgresStore implements Store {
 
   /**
    * Runs `body` on the current pool within the deadline. Sequence errors pass through; every other
-   * failure is a {@link StoreUnavailableError} naming `what`.
+   * failure is a an `unavailable` {@link SequencerError} naming `what`.
    */
   async #run<T>(what: string, body: (sql: Sql) => Promise<T>): Promise<T> {
-    if (this.#closed) {
-      throw new StoreUnavailableError(`postgres store: ${what} failed: the store is closed`);
-    }
+    if (this.#closed) throw unavailable(`postgres store: ${what} failed: the store is closed`);
     const sql = this.#sql;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = Symbol("expired");
@@ -369,20 +368,17 @@ export class PostgresStore implements Store {
       if (outcome === expired) {
         work.catch(() => {/* it failed after we stopped waiting; nothing was answered */});
         this.#replace(sql, what);
-        throw new StoreUnavailableError(
+        throw unavailable(
           `postgres store: ${what} failed: PostgreSQL at ${this.#where} did not answer within ` +
             `${this.#timeoutMs} ms`,
         );
       }
       return outcome as T;
     } catch (error) {
-      if (
-        error instanceof SequenceNotFoundError || error instanceof SequenceExhaustedError ||
-        error instanceof StoreUnavailableError || error instanceof PostgresSchemaError
-      ) throw error;
-      throw new StoreUnavailableError(
+      if (error instanceof SequencerError || error instanceof PostgresSchemaError) throw error;
+      throw unavailable(
         `postgres store: ${what} failed at ${this.#where}: ${describe(error)}`,
-        { cause: error },
+        error,
       );
     } finally {
       clearTimeout(timer);
@@ -432,8 +428,8 @@ export class PostgresStore implements Store {
       if (rows.length === 1) return { first: rows[0].previous + 1n, last: rows[0].upper };
       const [row] = await sql<{ upper: bigint }[]>`
         SELECT upper FROM sequencer_sequences WHERE name = ${name}`;
-      if (row === undefined) throw new SequenceNotFoundError(name);
-      if (row.upper >= INT64_MAX) throw new SequenceExhaustedError(name);
+      if (row === undefined) throw notFound(name);
+      if (row.upper >= INT64_MAX) throw exhausted(name, 0n, size);
       throw new Error(`the bound of ${JSON.stringify(name)} could not be raised`);
     });
   }
@@ -484,7 +480,7 @@ export class PostgresStore implements Store {
    * exists; idempotent, and serialized across replicas by an advisory lock.
    * {@link openPostgresStore} calls it.
    * @throws {PostgresSchemaError} the schema is newer than this build, or not ours.
-   * @throws {StoreUnavailableError} PostgreSQL failed or did not answer in time.
+   * @throws {SequencerError} `unavailable`: PostgreSQL failed or did not answer in time.
    */
   migrate(): Promise<{ before: number; now: number }> {
     return this.#run("schema migration", migrate);
@@ -499,7 +495,7 @@ export class PostgresStore implements Store {
 
   /**
    * Ends the pool: running queries get up to 2 seconds to finish, then connections are closed.
-   * Later operations fail with {@link StoreUnavailableError}. Safe to call twice.
+   * Later operations fail with an `unavailable` {@link SequencerError}. Safe to call twice.
    */
   async close(): Promise<void> {
     if (!this.#closed) {
@@ -524,7 +520,7 @@ function describe(error: unknown): string {
  * migrates the schema (serialized across replicas by an advisory lock), and makes sure the
  * `default` sequence exists.
  * @throws {RangeError} the URL or the options are invalid.
- * @throws {StoreUnavailableError} PostgreSQL cannot be reached or refused the work.
+ * @throws {SequencerError} `unavailable`: PostgreSQL cannot be reached or refused the work.
  * @throws {PostgresSchemaError} the database holds a schema that is newer or not ours.
  */
 export async function openPostgresStore(

@@ -4,6 +4,10 @@
  * Each reservation is one `BEGIN IMMEDIATE` transaction, which also keeps two processes that
  * share a `DATA_DIR` from ever reserving the same block.
  *
+ * SQLite's calls block their thread for the length of an fsync, so the service runs this store on
+ * a thread of its own (`sqlite_thread.ts`); {@link openSqliteStoreHere} opens it in the calling
+ * thread.
+ *
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -11,25 +15,18 @@ import {
   type Block,
   type CreateResult,
   DEFAULT_SEQUENCE,
+  errorText,
+  exhausted,
+  notFound,
   raiseBound,
-  SequenceExhaustedError,
-  SequenceNotFoundError,
   type SequenceRecord,
-  type Store,
-  StoreUnavailableError,
-} from "./store.ts";
+  SequencerError,
+  unavailable,
+} from "../domain/domain.ts";
+import type { Store } from "./store.ts";
 
 /** The database file inside `DATA_DIR`. */
 export const SQLITE_FILE = "sequencer.db";
-
-/** The store cannot be opened: unreadable, corrupt, or not a sequencer database. */
-export class StoreOpenError extends Error {
-  /** @param message what is wrong and where. @param options the cause. */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StoreOpenError";
-  }
-}
 
 const SCHEMA_VERSION = 1;
 
@@ -70,9 +67,7 @@ export class SqliteStore implements Store {
     try {
       this.#db.exec("BEGIN IMMEDIATE");
     } catch (error) {
-      throw new StoreUnavailableError(`sqlite store: cannot begin ${what}: ${message(error)}`, {
-        cause: error,
-      });
+      throw unavailable(`sqlite store: cannot begin ${what}: ${errorText(error)}`, error);
     }
     try {
       const result = body();
@@ -82,12 +77,8 @@ export class SqliteStore implements Store {
       try {
         if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       } catch { /* the rollback failing leaves nothing committed either */ }
-      if (
-        error instanceof SequenceNotFoundError || error instanceof SequenceExhaustedError
-      ) throw error;
-      throw new StoreUnavailableError(`sqlite store: ${what} failed: ${message(error)}`, {
-        cause: error,
-      });
+      if (error instanceof SequencerError) throw error;
+      throw unavailable(`sqlite store: ${what} failed: ${errorText(error)}`, error);
     }
   }
 
@@ -96,9 +87,9 @@ export class SqliteStore implements Store {
     return Promise.resolve().then(() =>
       this.#transaction(`reserve on ${JSON.stringify(name)}`, () => {
         const row = this.#row(name);
-        if (row === undefined) throw new SequenceNotFoundError(name);
+        if (row === undefined) throw notFound(name);
         const upper = raiseBound(row.upper, size);
-        if (upper === undefined) throw new SequenceExhaustedError(name);
+        if (upper === undefined) throw exhausted(name, 0n, size);
         const changed = this.#update.run(upper, name, row.upper).changes;
         if (Number(changed) !== 1) throw new Error(`bound of ${name} changed during reserve`);
         return { first: row.upper + 1n, last: upper };
@@ -123,9 +114,7 @@ export class SqliteStore implements Store {
       try {
         return this.#row(name);
       } catch (error) {
-        throw new StoreUnavailableError(`sqlite store: read failed: ${message(error)}`, {
-          cause: error,
-        });
+        throw unavailable(`sqlite store: read failed: ${errorText(error)}`, error);
       }
     });
   }
@@ -140,9 +129,7 @@ export class SqliteStore implements Store {
           upper: row.upper,
         }));
       } catch (error) {
-        throw new StoreUnavailableError(`sqlite store: read failed: ${message(error)}`, {
-          cause: error,
-        });
+        throw unavailable(`sqlite store: read failed: ${errorText(error)}`, error);
       }
     });
   }
@@ -159,25 +146,18 @@ export class SqliteStore implements Store {
   }
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
- * Opens (creating if needed) the store in `dataDir`, checks its integrity and schema, and makes
- * sure the `default` sequence exists.
- * @throws {StoreOpenError} the folder or file cannot be used, or the file is corrupt or foreign;
- * never silently starts over.
+ * Opens (creating if needed) the store in `dataDir` in this thread, checks its integrity and
+ * schema, and makes sure the `default` sequence exists.
+ * @throws {SequencerError} `unavailable`: the folder or file cannot be used, or the file is corrupt
+ * or foreign; never silently starts over.
  */
-export function openSqliteStore(dataDir: string): Promise<SqliteStore> {
+export function openSqliteStoreHere(dataDir: string): Promise<SqliteStore> {
   return Promise.resolve().then(() => {
     try {
       Deno.mkdirSync(dataDir, { recursive: true });
     } catch (error) {
-      throw new StoreOpenError(
-        `DATA_DIR=${JSON.stringify(dataDir)} cannot be used: ${message(error)}`,
-        { cause: error },
-      );
+      throw unavailable(`DATA_DIR=${JSON.stringify(dataDir)} cannot be used: ${errorText(error)}`);
     }
     const path = `${dataDir}/${SQLITE_FILE}`;
     let db: DatabaseSync | undefined;
@@ -220,10 +200,9 @@ export function openSqliteStore(dataDir: string): Promise<SqliteStore> {
       try {
         if (db?.isOpen) db.close();
       } catch { /* already failing */ }
-      throw new StoreOpenError(
-        `store ${JSON.stringify(path)} cannot be opened: ${message(error)}; ` +
+      throw unavailable(
+        `store ${JSON.stringify(path)} cannot be opened: ${errorText(error)}; ` +
           `refusing to start rather than risk handing out numbers twice`,
-        { cause: error },
       );
     }
   });

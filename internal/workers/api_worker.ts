@@ -1,88 +1,114 @@
 /**
  * Entry point of one API worker thread: attaches the shared sequence table, serves the API on the
- * shared port (`reusePort`, the kernel spreads connections over the workers), and drains on
- * request.
+ * shared port (`reusePort`: the kernel spreads connections over the workers), reports whether it
+ * listens, and answers the main thread's control calls (profiles, traces, drain).
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { SequenceTable } from "../atomicSequence/atomic_sequence.ts";
-import { SequenceClient } from "../atomicSequence/sequences.ts";
-import { apiHandler } from "../handlers/handlers.ts";
-import { type MainMessage, OwnerProxy, type WorkerMessage } from "./rpc.ts";
+import { SequenceTable, type SequenceTableMemory } from "../atomicSequence/atomic_sequence.ts";
+import { OWNER_OPERATIONS, type OwnerPort } from "../atomicSequence/owner.ts";
+import { createSequences } from "../atomicSequence/sequences.ts";
+import { errorText } from "../domain/domain.ts";
+import { v1Routes } from "../handlers/v1/v1.ts";
+import { createRouter } from "../http/router.ts";
+import { startServer } from "../http/serve.ts";
+import { createLogger } from "../log/log.ts";
 import { captureCpuProfile, captureHeapProfile } from "../profiling/inspector_capture.ts";
-import { tracer, traceRequest } from "../profiling/trace.ts";
+import { Tracer, traceRequests } from "../profiling/trace.ts";
+import { connectRpc, serveRpc } from "../rpc/rpc.ts";
+import {
+  type CaptureRequest,
+  WORKER_CONTROL_OPERATIONS,
+  type WorkerControl,
+  type WorkerStatus,
+} from "./worker_control.ts";
 
-const post = (message: WorkerMessage) => self.postMessage(message);
-const owner = new OwnerProxy(post);
-let server: Deno.HttpServer | undefined;
-const captures = new Map<number, AbortController>();
-
-/** Profiles this thread for the main thread's `/debug/pprof/profile` and `/heap`. */
-async function capture(message: Extract<MainMessage, { type: "capture" }>): Promise<void> {
-  const abort = new AbortController();
-  captures.set(message.id, abort);
-  try {
-    const window = { durationMs: message.durationMs, signal: abort.signal };
-    const captured = message.kind === "cpu"
-      ? await captureCpuProfile({ ...window, samplingIntervalMicros: message.samplingInterval })
-      : await captureHeapProfile({
-        ...window,
-        samplingIntervalBytes: message.samplingInterval,
-        includeCollected: message.includeCollected,
-      });
-    post({ type: "captured", id: message.id, profile: captured.profile });
-  } catch (error) {
-    post({ type: "captured", id: message.id, error: (error as Error).message });
-  } finally {
-    captures.delete(message.id);
-  }
+/** The first message a worker gets. */
+export interface WorkerStart {
+  type: "start";
+  /** The shared sequence table. */
+  memory: SequenceTableMemory;
+  /** The channel to the owner (transferred). */
+  owner: MessagePort;
+  /** Port and address to serve; the port is shared by every worker. */
+  port: number;
+  hostname: string;
+  /** Largest `count`. */
+  batchMax: number;
+  /** The worker's index, for logs. */
+  index: number;
 }
 
-self.onmessage = async (event: MessageEvent<MainMessage>) => {
-  const message = event.data;
-  switch (message.type) {
-    case "start": {
+/** Milliseconds an owner call may take before the request gets 503. */
+const OWNER_TIMEOUT_MS = 30_000;
+
+function runApiWorker(scope: typeof self): void {
+  const logger = createLogger();
+  const tracer = new Tracer();
+  const captures = new Map<number, AbortController>();
+  const status = (message: WorkerStatus) => scope.postMessage(message);
+  let server: ReturnType<typeof startServer> | undefined;
+
+  const control: WorkerControl = {
+    async capture(request: CaptureRequest) {
+      const abort = new AbortController();
+      captures.set(request.id, abort);
       try {
-        const table = SequenceTable.attach(message.memory);
-        const client = new SequenceClient(table, owner);
-        const router = apiHandler(client, { batchMax: message.batchMax });
-        server = Deno.serve({
-          port: message.port,
-          hostname: "0.0.0.0",
-          reusePort: message.reusePort,
-          handler: (req) => traceRequest(req, router),
-          onListen: () => {},
-        });
-        post({ type: "listening", port: (server.addr as Deno.NetAddr).port });
-      } catch (error) {
-        post({ type: "failed", message: (error as Error).message });
+        const window = { durationMs: request.durationMs, signal: abort.signal };
+        const captured = request.kind === "cpu"
+          ? await captureCpuProfile({ ...window, samplingIntervalMicros: request.samplingInterval })
+          : await captureHeapProfile({
+            ...window,
+            samplingIntervalBytes: request.samplingInterval,
+            includeCollected: request.includeCollected,
+          });
+        return captured.profile;
+      } finally {
+        captures.delete(request.id);
       }
-      break;
-    }
-    case "reply":
-      owner.receive(message);
-      break;
-    case "capture":
-      capture(message);
-      break;
-    case "capture-abort":
-      captures.get(message.id)?.abort();
-      break;
-    case "trace-start":
+    },
+    abortCapture(id: number) {
+      captures.get(id)?.abort();
+    },
+    traceStart() {
       if (!tracer.active) tracer.start();
-      break;
-    case "trace-stop":
-      post({
-        type: "traced",
-        id: message.id,
-        doc: tracer.stop(),
-        timeOrigin: performance.timeOrigin,
-      });
-      break;
-    case "shutdown":
+    },
+    traceStop() {
+      return { doc: tracer.stop(), timeOrigin: performance.timeOrigin };
+    },
+    async shutdown() {
+      for (const abort of captures.values()) abort.abort();
       await server?.shutdown();
-      post({ type: "closed" });
-      break;
-  }
-};
+    },
+  };
+
+  scope.onmessage = (event: MessageEvent<WorkerStart>) => {
+    const start = event.data;
+    if (start?.type !== "start") return;
+    serveRpc(scope, control, WORKER_CONTROL_OPERATIONS);
+    const rpc = connectRpc<OwnerPort>(start.owner, OWNER_OPERATIONS, {
+      peer: "the sequence owner",
+      timeoutMs: OWNER_TIMEOUT_MS,
+    });
+    const owner: OwnerPort = { ...rpc.remote, refill: (slot) => rpc.notify("refill", slot) };
+    const sequences = createSequences(SequenceTable.attach(start.memory), owner);
+    const router = createRouter(v1Routes(sequences, { batchMax: start.batchMax }), { logger });
+    try {
+      server = startServer({
+        port: start.port,
+        hostname: start.hostname,
+        reusePort: true,
+        handler: traceRequests(tracer, router),
+        logger,
+        name: `api worker ${start.index}`,
+        onState: (listening) => status({ type: "state", listening }),
+      });
+      status({ type: "listening", port: server.port });
+    } catch (error) {
+      status({ type: "failed", message: errorText(error) });
+    }
+  };
+}
+
+runApiWorker(self);

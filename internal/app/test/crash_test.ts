@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startService } from "../service_process.ts";
+import { startService } from "../../launch/service.ts";
 
 interface Answer {
   run: number;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runFlags, runToExit, startService } from "../service_process.ts";
+import { runFlags, runToExit, startService } from "../../launch/service.ts";
 
 async function get(url: string, init?: RequestInit) {
   const res = await fetch(url, init);

@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { type ServiceProcess, startService } from "../service_process.ts";
+import { type ServiceProcess, startService } from "../../launch/service.ts";
 import {
   type PgInstance,
   postgresAvailability,
   requirePostgres,
   skipWithoutPostgres,
-} from "../../store/test/pg_harness.ts";
+} from "../../launch/postgres.ts";
 
 const ignore = skipWithoutPostgres(await postgresAvailability(), "replica tests on PostgreSQL");
 

@@ -1,26 +1,20 @@
 /**
- * The v1 API: the seed's `GET /v1/sequence`, named sequences and batches.
+ * The v1 API: the seed's `GET /v1/sequence`, named sequences and batches, over `Sequences`.
  *
  * @module
  */
-import type { SequenceService } from "../../atomicSequence/sequences.ts";
-import { TooManySequencesError } from "../../atomicSequence/owner.ts";
 import {
   DEFAULT_SEQUENCE,
-  SequenceExhaustedError,
-  SequenceNotFoundError,
+  notFound,
   type SequenceRecord,
-  StoreUnavailableError,
-} from "../../store/store.ts";
-import { json, JSON_CONTENT_TYPE, jsonError } from "../respond.ts";
-import type { Handler, Route } from "../router.ts";
-import {
-  type NumberFormat,
-  parseCount,
-  parseCreateBody,
-  parseName,
-  parseNumberFormat,
-} from "./parse.ts";
+  SequencerError,
+  type Sequences,
+} from "../../domain/domain.ts";
+import { readBody } from "../../http/body.ts";
+import { choiceParam, integerParam } from "../../http/params.ts";
+import { json, JSON_CONTENT_TYPE } from "../../http/respond.ts";
+import { type Handler, type RequestContext, type Route, searchParams } from "../../http/router.ts";
+import { parseCreateBody, parseName } from "./parse.ts";
 
 /** Options of the v1 routes. */
 export interface V1Options {
@@ -31,31 +25,29 @@ export interface V1Options {
 /** Largest create body accepted (bytes). */
 export const MAX_BODY_BYTES = 1024;
 
+/** How numbers are written: as JSON numbers (default) or as JSON strings. */
+export type NumberFormat = "number" | "string";
+
+const FORMATS = ["number", "string"] as const;
+
 // The seed's exact body, built from two constant halves around the digits: no JSON
-// serialization and no object allocation on the hot path, and bigints are written exactly.
+// serialization and no object allocation, and bigints are written exactly.
 const NUMBER_HEAD = '{"status":"ok","sequence":{"number":';
 const NUMBER_TAIL = "}}";
 // A number must never come from a cache: every answer is marked no-store. Built once as a
-// `Headers`: Deno copies it into each response faster than it validates a plain object's entries
-// (measured: about 10% more requests per second). The response gets its own copy, so this one is
-// never changed.
+// `Headers`: Deno copies it into each response faster than it validates a plain object's entries.
+// The response gets its own copy, so this one is never changed.
 const HEADERS = new Headers({ "content-type": JSON_CONTENT_TYPE, "cache-control": "no-store" });
 
-function numberBody(first: bigint, count: bigint | undefined, format: NumberFormat): string {
+/** The answer carrying numbers: the seed's body, with `count` and `last` for a batch. */
+function numberAnswer(first: bigint, batch: bigint | undefined, format: NumberFormat): Response {
   const q = format === "string" ? '"' : "";
-  if (count === undefined) return NUMBER_HEAD + q + first + q + NUMBER_TAIL;
-  const last = first + count - 1n;
-  return `${NUMBER_HEAD}${q}${first}${q},"count":${count},"last":${q}${last}${q}${NUMBER_TAIL}`;
-}
-
-/** Maps a service error to its answer; anything unexpected is rethrown (the router's 500). */
-export function errorResponse(error: unknown): Response {
-  if (error instanceof SequenceNotFoundError) return jsonError(404, error.message);
-  if (error instanceof SequenceExhaustedError) return jsonError(409, error.message);
-  if (error instanceof StoreUnavailableError || error instanceof TooManySequencesError) {
-    return jsonError(503, `service unavailable: ${error.message}`, { "retry-after": "1" });
-  }
-  throw error;
+  const body = batch === undefined
+    ? NUMBER_HEAD + q + first + q + NUMBER_TAIL
+    : `${NUMBER_HEAD}${q}${first}${q},"count":${batch},"last":${q}${
+      first + batch - 1n
+    }${q}${NUMBER_TAIL}`;
+  return new Response(body, { headers: HEADERS });
 }
 
 function recordBody(record: SequenceRecord, format: NumberFormat) {
@@ -63,110 +55,78 @@ function recordBody(record: SequenceRecord, format: NumberFormat) {
   return { name: record.name, start: n(record.start), committed: n(record.upper) };
 }
 
-/** The v1 routes over a {@link SequenceService}. */
-export function v1Routes(service: SequenceService, options: V1Options): Route[] {
-  async function serveNext(name: string, url: URL): Promise<Response> {
-    const count = parseCount(url.searchParams, options.batchMax);
-    if (!count.ok) return jsonError(400, count.error);
-    const format = parseNumberFormat(url.searchParams);
-    if (!format.ok) return jsonError(400, format.error);
-    try {
-      const first = await service.next(name, count.value ?? 1n);
-      return new Response(numberBody(first, count.value, format.value), { headers: HEADERS });
-    } catch (error) {
-      return errorResponse(error);
+function formatOf(ctx: RequestContext): NumberFormat {
+  return ctx.query === "" ? "number" : choiceParam(searchParams(ctx), "numbers", FORMATS);
+}
+
+/** The v1 routes over `sequences`. */
+export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
+  const countRule = { name: "count", min: 1, max: options.batchMax };
+
+  /** The one path of every number answer: read the query, take, write the body. */
+  function next(name: string, ctx: RequestContext): Response | Promise<Response> {
+    let batch: bigint | undefined;
+    let format: NumberFormat = "number";
+    if (ctx.query !== "") {
+      const params = searchParams(ctx);
+      const count = integerParam(params, countRule);
+      if (count !== undefined) batch = BigInt(count);
+      format = choiceParam(params, "numbers", FORMATS);
     }
+    const taken = sequences.next(name, batch ?? 1n);
+    return typeof taken === "bigint"
+      ? numberAnswer(taken, batch, format)
+      : taken.then((first) => numberAnswer(first, batch, format));
   }
 
-  // The seed's endpoint. Without a query string and once the default slot is known, a request
-  // is one synchronous take from the shared block: no URL parsing, no await, no JSON encoder.
-  const fastDefault = (_req: Request, search: string): Response | undefined => {
-    if (search !== "") return undefined;
-    const slot = service.knownSlot(DEFAULT_SEQUENCE);
-    if (slot === undefined) return undefined;
-    const first = service.takeNow(slot, 1n);
-    if (first === undefined) return undefined;
-    return new Response(NUMBER_HEAD + first + NUMBER_TAIL, { headers: HEADERS });
-  };
-  const nextDefault: Handler = (_req, url) => serveNext(DEFAULT_SEQUENCE, url);
-
-  const nextNamed: Handler = (_req, url, params) => {
-    const name = parseName(params.name);
-    if (!name.ok) return jsonError(400, name.error);
-    return serveNext(name.value, url);
-  };
-
-  const create: Handler = async (req, url, params) => {
-    const name = parseName(params.name);
-    if (!name.ok) return jsonError(400, name.error);
+  const create: Handler = async (req, ctx) => {
+    const name = parseName(ctx.params.name);
+    const format = formatOf(ctx);
     // The body is read as JSON whatever its content-type says, so `curl -d '{"start":5}'`
     // (which labels it as a form) works as a user expects.
-    const text = await readLimited(req, MAX_BODY_BYTES);
-    if (text === undefined) {
-      return jsonError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
+    const start = parseCreateBody(await readBody(req, MAX_BODY_BYTES));
+    const result = await sequences.create(name, start);
+    if (result.record.start !== start) {
+      throw new SequencerError(
+        "conflict",
+        `sequence ${JSON.stringify(name)} already exists with start ${result.record.start}, ` +
+          `not ${start}`,
+      );
     }
-    const start = parseCreateBody(text);
-    if (!start.ok) return jsonError(400, start.error);
-    const format = parseNumberFormat(url.searchParams);
-    if (!format.ok) return jsonError(400, format.error);
-    try {
-      const result = await service.create(name.value, start.value);
-      if (result.record.start !== start.value) {
-        return jsonError(
-          409,
-          `sequence ${JSON.stringify(name.value)} already exists with start ` +
-            `${result.record.start}, not ${start.value}`,
-        );
-      }
-      return json(result.created ? 201 : 200, {
-        status: "ok",
-        sequence: recordBody(result.record, format.value),
-      });
-    } catch (error) {
-      return errorResponse(error);
-    }
+    return json(result.created ? 201 : 200, {
+      status: "ok",
+      sequence: recordBody(result.record, format),
+    });
   };
 
-  const show: Handler = async (_req, url, params) => {
-    const name = parseName(params.name);
-    if (!name.ok) return jsonError(400, name.error);
-    const format = parseNumberFormat(url.searchParams);
-    if (!format.ok) return jsonError(400, format.error);
-    try {
-      const record = await service.info(name.value);
-      if (record === undefined) return errorResponse(new SequenceNotFoundError(name.value));
-      return json(200, { status: "ok", sequence: recordBody(record, format.value) });
-    } catch (error) {
-      return errorResponse(error);
-    }
+  const show: Handler = async (_req, ctx) => {
+    const name = parseName(ctx.params.name);
+    const format = formatOf(ctx);
+    const record = await sequences.get(name);
+    if (record === undefined) throw notFound(name);
+    return json(200, { status: "ok", sequence: recordBody(record, format) });
   };
 
-  const list: Handler = async (_req, url) => {
-    const format = parseNumberFormat(url.searchParams);
-    if (!format.ok) return jsonError(400, format.error);
-    try {
-      const records = await service.list();
-      return json(200, {
-        status: "ok",
-        sequences: records.map((record) => recordBody(record, format.value)),
-      });
-    } catch (error) {
-      return errorResponse(error);
-    }
+  const list: Handler = async (_req, ctx) => {
+    const format = formatOf(ctx);
+    const records = await sequences.list();
+    return json(200, {
+      status: "ok",
+      sequences: records.map((record) => recordBody(record, format)),
+    });
   };
 
   return [
     {
       method: "GET",
       path: "/v1/sequence",
-      handler: nextDefault,
-      fast: fastDefault,
+      handler: (_req, ctx) => next(DEFAULT_SEQUENCE, ctx),
       summary: "next number of the default sequence",
     },
     {
       method: "GET",
       path: "/v1/sequence/:name",
-      handler: nextNamed,
+      handler: (_req, ctx) => next(parseName(ctx.params.name), ctx),
       summary: "next number of a named sequence",
     },
     { method: "GET", path: "/v1/sequences", handler: list, summary: "list sequences" },
@@ -183,29 +143,4 @@ export function v1Routes(service: SequenceService, options: V1Options): Route[] 
       summary: "create a named sequence",
     },
   ];
-}
-
-/** The body as text, or `undefined` when it is longer than `limit` bytes (reading stops there). */
-async function readLimited(req: Request, limit: number): Promise<string | undefined> {
-  if (req.body === null) return "";
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
 }

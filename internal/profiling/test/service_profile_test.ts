@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startService } from "../../app/service_process.ts";
+import { startService } from "../../launch/service.ts";
 import { decodePprofGzip } from "../pprof_convert.ts";
 
 /** Keeps `clients` concurrent requests going until `stop` resolves. */

@@ -22,7 +22,7 @@ import {
   postgresAvailability,
   requirePostgres,
   skipWithoutPostgres,
-} from "./pg_harness.ts";
+} from "../../launch/postgres.ts";
 import { storeContract } from "./store_contract.ts";
 
 const ignore = skipWithoutPostgres(await postgresAvailability(), "PostgreSQL store tests");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startService } from "../../app/service_process.ts";
+import { startService } from "../../launch/service.ts";
 
 const CLIENTS = 48;
 const REQUESTS = 60;

@@ -12,8 +12,8 @@
  */
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { type ServiceProcess, startService } from "../app/service_process.ts";
-import { type PgInstance, postgresAvailability, startPostgres } from "../store/test/pg_harness.ts";
+import { type ServiceProcess, startService } from "../launch/service.ts";
+import { type PgInstance, postgresAvailability, startPostgres } from "../launch/postgres.ts";
 import { type CpuProfile, type ProfileSummary, summarizeProfile } from "./profile_summary.ts";
 import { installed, run } from "./commands.ts";
 import { measureNginx, measureRedis, type Reference } from "./references.ts";

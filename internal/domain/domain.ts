@@ -1,0 +1,212 @@
+/**
+ * The domain of the service, in one place: sequence names, 64-bit limits, the coded errors and the
+ * one interface between HTTP and the sequences. Imports nothing of the project, so every layer can
+ * depend on it and nothing here depends on a layer.
+ *
+ * @module
+ */
+
+/** Largest signed 64-bit integer: no sequence goes past it. */
+export const INT64_MAX = 9223372036854775807n;
+/** Smallest signed 64-bit integer. */
+export const INT64_MIN = -9223372036854775808n;
+/**
+ * Smallest start a sequence may have: {@link INT64_MIN} + 1, because a new sequence's bound is
+ * `start - 1`, which must itself be a signed 64-bit integer.
+ */
+export const START_MIN = INT64_MIN + 1n;
+
+/** The sequence served by `GET /v1/sequence`; it always exists, starting at 1. */
+export const DEFAULT_SEQUENCE = "default";
+
+/** Valid sequence names: 1–64 characters of `[A-Za-z0-9._-]`, starting with a letter or digit. */
+export const SEQUENCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The rule {@link SEQUENCE_NAME} enforces, for error messages. */
+export const SEQUENCE_NAME_RULE =
+  "must be 1 to 64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit";
+
+/** Distinct sequences one process serves at once (slots of the shared table). */
+export const SEQUENCE_CAPACITY = 4096;
+
+/** What went wrong, as a stable code that clients may branch on. */
+export type ErrorCode =
+  | "invalid"
+  | "not_found"
+  | "no_route"
+  | "method_not_allowed"
+  | "conflict"
+  | "exhausted"
+  | "too_large"
+  | "too_many"
+  | "unavailable"
+  | "client_closed"
+  | "internal";
+
+/** The HTTP status of each {@link ErrorCode}: the one table handlers answer from. */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+  invalid: 400,
+  not_found: 404,
+  no_route: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  exhausted: 409,
+  too_large: 413,
+  too_many: 503,
+  unavailable: 503,
+  client_closed: 499,
+  internal: 500,
+};
+
+/** Extra facts of an error, sent in its JSON answer (values are strings or exact integers). */
+export type ErrorDetails = Record<string, string | number | bigint>;
+
+/**
+ * Every expected failure of the service: a {@link ErrorCode}, a message naming the input and the
+ * rule, and optional details. It crosses threads as plain data ({@link SequencerError.toData}).
+ */
+export class SequencerError extends Error {
+  /** The stable code. */
+  readonly code: ErrorCode;
+  /** Extra facts (the sequence, how many numbers remain, …). */
+  readonly details: ErrorDetails | undefined;
+
+  /** @param code the code. @param message one line naming the input and the rule. */
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { details?: ErrorDetails; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "SequencerError";
+    this.code = code;
+    this.details = options.details;
+  }
+
+  /** The error as structured-clone data. */
+  toData(): ErrorData {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+
+  /** Rebuilds an error from {@link toData}'s output. */
+  static fromData(data: ErrorData): SequencerError {
+    return new SequencerError(data.code, data.message, { details: data.details });
+  }
+}
+
+/** A {@link SequencerError} as it crosses a thread boundary. */
+export interface ErrorData {
+  /** The code. */
+  code: ErrorCode;
+  /** The message. */
+  message: string;
+  /** The details, if any. */
+  details: ErrorDetails | undefined;
+}
+
+/** The request broke a rule; `message` names the input and the rule. */
+export function invalid(message: string): SequencerError {
+  return new SequencerError("invalid", message);
+}
+
+/** The sequence does not exist. */
+export function notFound(name: string): SequencerError {
+  return new SequencerError("not_found", `sequence ${JSON.stringify(name)} does not exist`, {
+    details: { sequence: name },
+  });
+}
+
+/**
+ * Fewer than `count` numbers remain below {@link INT64_MAX}. With `remaining` > 0 the request may
+ * still be served in smaller parts; the message says how many.
+ */
+export function exhausted(name: string, remaining: bigint, count: bigint): SequencerError {
+  const message = remaining === 0n
+    ? `sequence ${JSON.stringify(name)} is exhausted: it has reached ${INT64_MAX}, ` +
+      `the largest signed 64-bit integer`
+    : `sequence ${JSON.stringify(name)} has only ${remaining} number${
+      remaining === 1n ? "" : "s"
+    } left below ${INT64_MAX}: count=${count} cannot be served whole (batches are all or ` +
+      `nothing); ask for at most ${remaining}`;
+  return new SequencerError("exhausted", message, { details: { sequence: name, remaining } });
+}
+
+/** The store cannot commit or answer: fail closed, never a number. */
+export function unavailable(message: string, cause?: unknown): SequencerError {
+  return new SequencerError("unavailable", message, { cause });
+}
+
+/** What a store knows of one sequence. */
+export interface SequenceRecord {
+  /** Name, see {@link SEQUENCE_NAME}. */
+  name: string;
+  /** First number of the sequence. */
+  start: bigint;
+  /** Committed bound: every number handed out is `<= upper`; `start - 1` before the first block. */
+  upper: bigint;
+}
+
+/** A block of consecutive numbers `first..last` (inclusive) that is durably reserved. */
+export interface Block {
+  /** First number of the block. */
+  first: bigint;
+  /** Last number of the block (inclusive). */
+  last: bigint;
+}
+
+/** Outcome of {@link SequenceAdmin.create}. */
+export interface CreateResult {
+  /** True when this call created the sequence; false when it already existed. */
+  created: boolean;
+  /** The sequence as stored (for an existing one, its original start). */
+  record: SequenceRecord;
+}
+
+/**
+ * The operations on sequences that reach the store. Stores implement them; the owner passes them
+ * through (adjusting its shared table from the records they return) and worker threads forward
+ * them generically, so a new operation is added here, in the stores, in a handler and in the
+ * OpenAPI document.
+ */
+export interface SequenceAdmin {
+  /**
+   * Creates `name` starting at `start` (bound `start - 1`) unless it exists; never changes an
+   * existing sequence. Safe when several processes create the same name at once.
+   */
+  create(name: string, start: bigint): Promise<CreateResult>;
+  /** One sequence as stored, without consuming a number; `undefined` when unknown. */
+  get(name: string): Promise<SequenceRecord | undefined>;
+  /** Every sequence as stored, ordered by name (bytewise). */
+  list(): Promise<SequenceRecord[]>;
+}
+
+/** The names of the {@link SequenceAdmin} operations, for the generic forwarding. */
+export const ADMIN_OPERATIONS = ["create", "get", "list"] as const satisfies readonly (
+  keyof SequenceAdmin
+)[];
+
+/** The sequences as the HTTP handlers see them: take numbers; administer sequences. */
+export interface Sequences extends SequenceAdmin {
+  /**
+   * Hands out `count` consecutive numbers of `name` and returns the first; every one of them was
+   * durably reserved before it is returned and is never handed out again. Synchronous (a bigint)
+   * when a reserved block has room, which is the common case; a promise when it must wait.
+   * Never throws synchronously; the promise rejects with a {@link SequencerError}.
+   */
+  next(name: string, count: bigint): bigint | Promise<bigint>;
+}
+
+/**
+ * The new bound after reserving `size` above `upper`, clamped at {@link INT64_MAX}; `undefined`
+ * when `upper` is already at the maximum. Pure; shared by the stores so they agree exactly.
+ */
+export function raiseBound(upper: bigint, size: bigint): bigint | undefined {
+  if (size < 1n) throw new RangeError(`size=${size} is invalid: must be at least 1`);
+  if (upper >= INT64_MAX) return undefined;
+  return INT64_MAX - upper < size ? INT64_MAX : upper + size;
+}
+
+/** The message of any thrown value, for logs and answers. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,247 @@
+/**
+ * The API's worker threads: starts `WORKERS` listeners on one port, serves their calls to the
+ * owner, and supervises them. A worker that crashes fails its pending calls at once (a capture
+ * running in it answers 503 and frees its flag) and is replaced after a short backoff; until every
+ * worker listens again, {@link ApiPool.allListening} is false, so readiness is 503.
+ *
+ * @module
+ */
+import { OWNER_OPERATIONS, type SequenceOwner } from "../atomicSequence/owner.ts";
+import { unavailable } from "../domain/domain.ts";
+import type { Logger } from "../log/log.ts";
+import type { ThreadProfile } from "../profiling/merge.ts";
+import type { OtherThreads } from "../profiling/pprof_routes.ts";
+import type { V8CpuProfile, V8HeapProfile } from "../profiling/pprof_convert.ts";
+import { connectRpc, type RpcClient, serveRpc } from "../rpc/rpc.ts";
+import type { WorkerStart } from "./api_worker.ts";
+import {
+  WORKER_CONTROL_OPERATIONS,
+  type WorkerControl,
+  type WorkerStatus,
+} from "./worker_control.ts";
+
+/** Options of {@link startApiPool}. */
+export interface ApiPoolOptions {
+  /** The API port; 0 lets the first worker pick one that the others then share. */
+  port: number;
+  /** Address to bind. */
+  hostname: string;
+  /** How many worker threads. */
+  workers: number;
+  /** Largest `count`. */
+  batchMax: number;
+  /** The owner of the shared table. */
+  owner: SequenceOwner;
+  /** Where to log. */
+  logger: Logger;
+  /** First and largest delay before a crashed worker is replaced (ms). */
+  restartMs?: { initial: number; max: number };
+}
+
+/** The running workers as one server. */
+export interface ApiPool {
+  /** The shared port. */
+  readonly port: number;
+  /** True when every worker accepts connections. */
+  allListening(): boolean;
+  /** Workers, how many listen, and for how long none has. */
+  health(): { workers: number; listening: number; downForMs: number };
+  /** Profiling and tracing of the worker threads, for the debug server. */
+  threads: OtherThreads;
+  /** Drains every worker (in-flight requests finish), then ends the threads. */
+  shutdown(): Promise<void>;
+}
+
+/** Milliseconds a control call may wait: the longest capture (300 s) and some. */
+const CONTROL_TIMEOUT_MS = 330_000;
+
+interface Running {
+  name: string;
+  worker: Worker;
+  control: RpcClient<WorkerControl>;
+  channel: MessageChannel;
+  listening: boolean;
+  /** Resolves when the thread is gone (crashed or terminated). */
+  gone: Promise<void>;
+}
+
+/**
+ * Starts the workers; resolves once every one listens.
+ * @throws when a worker cannot listen (the port is taken); the others are stopped first.
+ */
+export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
+  const { logger, workers } = options;
+  const restart = options.restartMs ?? { initial: 100, max: 5_000 };
+  const slots: (Running | undefined)[] = Array.from({ length: workers }, () => undefined);
+  let port = options.port;
+  let stopping = false;
+  let lastListening = performance.now();
+  let nextCaptureId = 1;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+
+  const listeningCount = () => slots.filter((w) => w?.listening).length;
+  const markListening = () => {
+    if (listeningCount() > 0) lastListening = performance.now();
+  };
+
+  /** Starts worker `index`; resolves with the port once it listens. */
+  function spawn(index: number): Promise<number> {
+    const name = `api-worker-${index}`;
+    const worker = new Worker(new URL("./api_worker.ts", import.meta.url), { type: "module" });
+    const channel = new MessageChannel();
+    serveRpc(channel.port1, options.owner, OWNER_OPERATIONS);
+    let onGone = () => {};
+    const gone = new Promise<void>((resolve) => (onGone = resolve));
+    return new Promise<number>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<WorkerStatus>) => {
+        const status = event.data;
+        if (status.type === "listening") {
+          running.listening = true;
+          markListening();
+          resolve(status.port);
+        } else if (status.type === "failed") {
+          stop(running);
+          reject(new Error(`API worker ${index} cannot listen: ${status.message}`));
+        } else if (status.type === "state") {
+          markListening();
+          running.listening = status.listening;
+          markListening();
+        }
+      };
+      const control = connectRpc<WorkerControl>(worker, WORKER_CONTROL_OPERATIONS, {
+        peer: name,
+        timeoutMs: CONTROL_TIMEOUT_MS,
+      });
+      const running: Running = { name, worker, control, channel, listening: false, gone };
+      slots[index] = running;
+      worker.onerror = (event) => {
+        event.preventDefault();
+        logger.error("API worker crashed", { worker: index, error: event.message });
+        markListening();
+        control.failAll(unavailable(`${name} stopped: ${event.message}`));
+        stop(running);
+        onGone();
+        reject(new Error(`API worker ${index} crashed: ${event.message}`));
+        if (!stopping) replace(index, restart.initial);
+      };
+      const start: WorkerStart = {
+        type: "start",
+        memory: options.owner.table.memory,
+        owner: channel.port2,
+        port,
+        hostname: options.hostname,
+        batchMax: options.batchMax,
+        index,
+      };
+      worker.postMessage(start, [channel.port2]);
+    });
+  }
+
+  function stop(running: Running): void {
+    running.listening = false;
+    running.channel.port1.close();
+    running.worker.terminate();
+  }
+
+  /** Replaces a crashed worker after `delay`, backing off while replacements keep failing. */
+  function replace(index: number, delay: number): void {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (stopping) return;
+      spawn(index).then(
+        () => logger.info("API worker replaced", { worker: index, port }),
+        (error) => {
+          logger.error("API worker could not be replaced; retrying", { worker: index, error });
+          if (!stopping && slots[index]?.listening !== true) {
+            replace(index, Math.min(delay * 2, restart.max));
+          }
+        },
+      );
+    }, delay);
+    timers.add(timer);
+  }
+
+  try {
+    port = await spawn(0);
+    await Promise.all(Array.from({ length: workers - 1 }, (_, i) => spawn(i + 1)));
+  } catch (error) {
+    stopping = true;
+    for (const running of slots) if (running) stop(running);
+    throw error;
+  }
+
+  const live = () => slots.filter((w): w is Running => w?.listening === true);
+
+  async function capture<P>(
+    kind: "cpu" | "heap",
+    window: { durationMs: number; signal?: AbortSignal },
+    samplingInterval: number,
+    includeCollected: boolean,
+  ): Promise<ThreadProfile<P>[]> {
+    return await Promise.all(
+      live().map(async (running) => {
+        const id = nextCaptureId++;
+        const onAbort = () => running.control.notify("abortCapture", id);
+        window.signal?.addEventListener("abort", onAbort, { once: true });
+        try {
+          const profile = await running.control.remote.capture({
+            id,
+            kind,
+            durationMs: window.durationMs,
+            samplingInterval,
+            includeCollected,
+          });
+          return { thread: running.name, profile: profile as P };
+        } finally {
+          window.signal?.removeEventListener("abort", onAbort);
+        }
+      }),
+    );
+  }
+
+  return {
+    get port() {
+      return port;
+    },
+    allListening: () => listeningCount() === workers,
+    health: () => {
+      const listening = listeningCount();
+      return {
+        workers,
+        listening,
+        downForMs: listening > 0 ? 0 : performance.now() - lastListening,
+      };
+    },
+    threads: {
+      cpu: (window) => capture<V8CpuProfile>("cpu", window, window.samplingIntervalMicros, false),
+      heap: (window) =>
+        capture<V8HeapProfile>(
+          "heap",
+          window,
+          window.samplingIntervalBytes,
+          window.includeCollected,
+        ),
+      traceStart: () => live().forEach((running) => running.control.notify("traceStart")),
+      traceStop: () =>
+        Promise.all(
+          live().map(async (running) => {
+            const reply = await running.control.remote.traceStop();
+            return {
+              thread: running.name,
+              doc: reply.doc,
+              originShiftUs: (reply.timeOrigin - performance.timeOrigin) * 1000,
+            };
+          }),
+        ),
+    },
+    async shutdown() {
+      stopping = true;
+      for (const timer of timers) clearTimeout(timer);
+      await Promise.all(slots.map(async (running) => {
+        if (running === undefined) return;
+        await Promise.race([running.control.remote.shutdown().catch(() => {}), running.gone]);
+        stop(running);
+      }));
+    },
+  };
+}

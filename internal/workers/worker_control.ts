@@ -1,0 +1,49 @@
+/**
+ * What the main thread may ask of an API worker, and what a worker reports on its own.
+ *
+ * @module
+ */
+import type { TraceDocument } from "../profiling/trace.ts";
+
+/** A profile to capture in a worker. */
+export interface CaptureRequest {
+  /** Identifies the capture, for {@link WorkerControl.abortCapture}. */
+  id: number;
+  /** CPU or sampling heap profile. */
+  kind: "cpu" | "heap";
+  /** How long (ms). */
+  durationMs: number;
+  /** Microseconds (CPU) or bytes (heap) between samples. */
+  samplingInterval: number;
+  /** Heap only: keep allocations collected during the window. */
+  includeCollected: boolean;
+}
+
+/** The control calls a worker answers. */
+export interface WorkerControl {
+  /** Captures a profile in the worker; resolves with V8's profile. */
+  capture(request: CaptureRequest): Promise<unknown>;
+  /** Ends a running capture now. */
+  abortCapture(id: number): void;
+  /** Starts the worker's tracer. */
+  traceStart(): void;
+  /** Stops it; the document and the worker's clock origin. */
+  traceStop(): { doc: TraceDocument; timeOrigin: number };
+  /** Ends captures, stops accepting, and lets in-flight requests finish. */
+  shutdown(): Promise<void>;
+}
+
+/** The names of the {@link WorkerControl} calls. */
+export const WORKER_CONTROL_OPERATIONS = [
+  "capture",
+  "abortCapture",
+  "traceStart",
+  "traceStop",
+  "shutdown",
+] as const satisfies readonly (keyof WorkerControl)[];
+
+/** What a worker reports without being asked. */
+export type WorkerStatus =
+  | { type: "listening"; port: number }
+  | { type: "failed"; message: string }
+  | { type: "state"; listening: boolean };
