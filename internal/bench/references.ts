@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { freePort, installed, run, waitForPort } from "./commands.ts";
+import { installed, run } from "./commands.ts";
+import { freePort, waitForPort } from "../launch/ports.ts";
 
 /** One reference measurement. */
 export interface Reference {

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { freePort } from "./ports.ts";
 
 /** Set to `1` (CI) to make a PostgreSQL that cannot start a test failure instead of a skip. */
 export const REQUIRE_POSTGRES_ENV = "SEQUENCER_REQUIRE_POSTGRES";
@@ -386,13 +387,6 @@ async function userIds(user: string): Promise<{ uid: number; gid: number }> {
   const fields = await passwdEntry(user);
   if (fields === undefined) throw new Error(`OS user ${JSON.stringify(user)} does not exist`);
   return { uid: Number(fields[2]), gid: Number(fields[3]) };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 function message(error: unknown): string {
