@@ -9,16 +9,16 @@ import { SequenceOwner } from "../atomicSequence/owner.ts";
 import { DEFAULT_SIZING } from "../atomicSequence/block_size.ts";
 import type { Config } from "../config/config.ts";
 import { describeConfig } from "../config/config.ts";
-import { healthRoutes, hostName } from "../handlers/health/health.ts";
+import { hostName } from "../handlers/health/health.ts";
 import { createRouter } from "../http/router.ts";
 import { type RunningServer, startServer } from "../http/serve.ts";
 import type { Logger } from "../log/log.ts";
-import { metricsRoutes } from "../metrics/metrics.ts";
-import { createProfiler, type Profiler } from "../profiling/pprof_routes.ts";
+import type { Profiler } from "../profiling/pprof_routes.ts";
 import { reservationTracer, Tracer } from "../profiling/trace.ts";
 import { openStore } from "../store/open_store.ts";
 import type { Store } from "../store/store.ts";
 import { type ApiPool, startApiPool } from "../workers/api_pool.ts";
+import { debugRoutes } from "./routes.ts";
 
 /** How a shutdown ended. */
 export type ShutdownOutcome = "graceful" | "timeout";
@@ -68,32 +68,22 @@ function startDebugServer(
   options: AppOptions,
 ): { server: RunningServer; profiler: Profiler } {
   const { config, logger, tracer } = state;
-  const profiler = createProfiler({
-    cmdline: options.cmdline,
-    tracer,
-    logger,
-    threads: () => state.api?.threads,
-  });
-  const routes = [
-    ...healthRoutes({
+  const { routes, profiler } = debugRoutes({
+    health: {
       ready: () => ready(state),
       environment: config.environment,
       host: hostName(),
       api: () => state.api?.health(),
       downAfterMs: LIVENESS_DOWN_AFTER_MS,
-    }),
-    ...metricsRoutes({
+    },
+    metrics: {
       stats: () => state.owner?.stats(),
       ready: () => ready(state),
-      build: {
-        environment: config.environment,
-        store: config.store.kind,
-        workers: config.workers,
-      },
+      build: { environment: config.environment, store: config.store.kind, workers: config.workers },
       startedAt: Date.now() - performance.now(),
-    }),
-    ...profiler.routes,
-  ];
+    },
+    profiling: { cmdline: options.cmdline, tracer, logger, threads: () => state.api?.threads },
+  });
   const server = startServer({
     port: config.debugPort,
     hostname: config.debugHost,
@@ -127,6 +117,7 @@ async function startApi(state: AppState, owner: SequenceOwner): Promise<ApiPool>
     hostname: "0.0.0.0",
     workers: config.workers,
     batchMax: config.batchMax,
+    module: new URL("./api_worker.ts", import.meta.url),
     owner,
     logger,
   });

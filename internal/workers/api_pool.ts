@@ -13,15 +13,17 @@ import type { ThreadProfile } from "../profiling/merge.ts";
 import type { OtherThreads } from "../profiling/pprof_routes.ts";
 import type { V8CpuProfile, V8HeapProfile } from "../profiling/pprof_convert.ts";
 import { connectRpc, type RpcClient, serveRpc } from "../rpc/rpc.ts";
-import type { WorkerStart } from "./api_worker.ts";
 import {
   WORKER_CONTROL_OPERATIONS,
   type WorkerControl,
+  type WorkerStart,
   type WorkerStatus,
 } from "./worker_control.ts";
 
 /** Options of {@link startApiPool}. */
 export interface ApiPoolOptions {
+  /** The worker thread's entry module (it answers {@link WorkerControl} and reports {@link WorkerStatus}). */
+  module: URL;
   /** The API port; 0 lets the first worker pick one that the others then share. */
   port: number;
   /** Address to bind. */
@@ -87,7 +89,7 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
   /** Starts worker `index`; resolves with the port once it listens. */
   function spawn(index: number): Promise<number> {
     const name = `api-worker-${index}`;
-    const worker = new Worker(new URL("./api_worker.ts", import.meta.url), { type: "module" });
+    const worker = new Worker(options.module, { type: "module" });
     const channel = new MessageChannel();
     serveRpc(channel.port1, options.owner, OWNER_OPERATIONS);
     let onGone = () => {};

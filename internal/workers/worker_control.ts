@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { SequenceTableMemory } from "../atomicSequence/atomic_sequence.ts";
 import type { TraceDocument } from "../profiling/trace.ts";
 
 /** A profile to capture in a worker. */
@@ -47,3 +48,19 @@ export type WorkerStatus =
   | { type: "listening"; port: number }
   | { type: "failed"; message: string }
   | { type: "state"; listening: boolean };
+
+/** The first message a worker gets. */
+export interface WorkerStart {
+  type: "start";
+  /** The shared sequence table. */
+  memory: SequenceTableMemory;
+  /** The channel to the owner (transferred). */
+  owner: MessagePort;
+  /** Port and address to serve; the port is shared by every worker. */
+  port: number;
+  hostname: string;
+  /** Largest `count`. */
+  batchMax: number;
+  /** The worker's index, for logs. */
+  index: number;
+}

@@ -3,15 +3,15 @@ import {
   labelValue,
   METRICS_CONTENT_TYPE,
   metricsRoutes,
-  type MetricsSnapshot,
   renderMetrics,
 } from "../metrics.ts";
-import { createRouter } from "../../handlers/router.ts";
+import type { OwnerStats } from "../../atomicSequence/owner.ts";
+import { createRouter } from "../../http/router.ts";
 
 const build = { environment: "prod", store: "sqlite", workers: 2 };
 const startedAt = 1_700_000_000_500;
 
-const snapshot: MetricsSnapshot = {
+const snapshot: OwnerStats = {
   storeUp: true,
   sequences: [
     {
@@ -100,7 +100,7 @@ Deno.test("metrics in the Prometheus text format", async (t) => {
 
   await t.step("GET /debug/metrics answers the text format, uncached", async () => {
     const router = createRouter(
-      metricsRoutes({ snapshot: () => snapshot, ready: () => true, build, startedAt }),
+      metricsRoutes({ stats: () => snapshot, ready: () => true, build, startedAt }),
     );
     const res = await router(new Request("http://localhost/debug/metrics"));
     assert.equal(res.status, 200);

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { SequenceOwner } from "../../../atomicSequence/owner.ts";
-import { SequenceClient } from "../../../atomicSequence/sequences.ts";
-import { openSqliteStore } from "../../../store/sqlite_store.ts";
+import { createSequences } from "../../../atomicSequence/sequences.ts";
+import { openSqliteStore } from "../../../store/sqlite_thread.ts";
 import { silentLogger } from "../../../log/log.ts";
-import { apiHandler } from "../../handlers.ts";
-import { INT64_MAX } from "../../../store/store.ts";
+import { createRouter } from "../../../http/router.ts";
+import { v1Routes } from "../v1.ts";
+import { INT64_MAX } from "../../../domain/domain.ts";
 
 async function withApi(
   fn: (call: (method: string, path: string, body?: string) => Promise<Result>) => Promise<void>,
@@ -12,7 +13,8 @@ async function withApi(
   const dir = await Deno.makeTempDir({ prefix: "sequencer-v1-" });
   const store = await openSqliteStore(dir);
   const owner = await SequenceOwner.start(store, { logger: silentLogger });
-  const handler = apiHandler(new SequenceClient(owner.table, owner), { batchMax: 1000 });
+  const sequences = createSequences(owner.table, owner, { waitMs: 60_000 });
+  const handler = createRouter(v1Routes(sequences, { batchMax: 1000 }));
   try {
     await fn(async (method, path, body) => {
       const res = await handler(new Request(`http://localhost${path}`, { method, body }));
@@ -171,7 +173,20 @@ Deno.test("named sequences: create, next, show, list", async (t) => {
       );
       const done = await call("GET", "/v1/sequence/top");
       assert.equal(done.status, 409);
+      assert.equal(done.body.code, "exhausted");
       assert.match(done.body.error, /exhausted/);
+    });
+
+    await t.step("a batch larger than what is left is 409 saying how many remain", async () => {
+      await call("PUT", "/v1/sequences/edge", `{"start": "${INT64_MAX - 2n}"}`);
+      const refused = await call("GET", "/v1/sequence/edge?count=5");
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body.code, "exhausted");
+      assert.equal(refused.body.details.remaining, 3);
+      assert.match(refused.body.error, /only 3 numbers left .* ask for at most 3/);
+      const singles = [];
+      for (let i = 0; i < 3; i++) singles.push((await call("GET", "/v1/sequence/edge")).status);
+      assert.deepEqual(singles, [200, 200, 200]);
     });
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { apiRoutes, debugRoutes } from "../handlers.ts";
-import type { SequenceService } from "../../atomicSequence/sequences.ts";
+import { apiRoutes, debugRoutes } from "../routes.ts";
+import type { Sequences } from "../../domain/domain.ts";
+import { Tracer } from "../../profiling/trace.ts";
 
 const spec = await Deno.readTextFile(new URL("../../../docs/openapi.yaml", import.meta.url));
 
@@ -20,17 +21,23 @@ function documented(): Map<string, Set<string>> {
 
 Deno.test("docs/openapi.yaml describes every route both servers serve, and nothing else", () => {
   const routes = [
-    ...apiRoutes({} as SequenceService, { batchMax: 1 }),
-    ...debugRoutes(
-      { ready: () => true, environment: "x", host: "h" },
-      {
-        snapshot: () => undefined,
+    ...apiRoutes({} as Sequences, { batchMax: 1 }),
+    ...debugRoutes({
+      health: {
+        ready: () => true,
+        environment: "x",
+        host: "h",
+        api: () => undefined,
+        downAfterMs: 1,
+      },
+      metrics: {
+        stats: () => undefined,
         ready: () => true,
         build: { environment: "x", store: "sqlite", workers: 1 },
         startedAt: 0,
       },
-      { cmdline: [] },
-    ),
+      profiling: { cmdline: [], tracer: new Tracer() },
+    }).routes,
   ];
   const served = new Map<string, Set<string>>();
   for (const route of routes) {

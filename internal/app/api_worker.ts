@@ -6,11 +6,11 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { SequenceTable, type SequenceTableMemory } from "../atomicSequence/atomic_sequence.ts";
+import { SequenceTable } from "../atomicSequence/atomic_sequence.ts";
 import { OWNER_OPERATIONS, type OwnerPort } from "../atomicSequence/owner.ts";
 import { createSequences } from "../atomicSequence/sequences.ts";
 import { errorText } from "../domain/domain.ts";
-import { v1Routes } from "../handlers/v1/v1.ts";
+
 import { createRouter } from "../http/router.ts";
 import { startServer } from "../http/serve.ts";
 import { createLogger } from "../log/log.ts";
@@ -21,24 +21,10 @@ import {
   type CaptureRequest,
   WORKER_CONTROL_OPERATIONS,
   type WorkerControl,
+  type WorkerStart,
   type WorkerStatus,
-} from "./worker_control.ts";
-
-/** The first message a worker gets. */
-export interface WorkerStart {
-  type: "start";
-  /** The shared sequence table. */
-  memory: SequenceTableMemory;
-  /** The channel to the owner (transferred). */
-  owner: MessagePort;
-  /** Port and address to serve; the port is shared by every worker. */
-  port: number;
-  hostname: string;
-  /** Largest `count`. */
-  batchMax: number;
-  /** The worker's index, for logs. */
-  index: number;
-}
+} from "../workers/worker_control.ts";
+import { apiRoutes } from "./routes.ts";
 
 /** Milliseconds an owner call may take before the request gets 503. */
 const OWNER_TIMEOUT_MS = 30_000;
@@ -93,7 +79,7 @@ function runApiWorker(scope: typeof self): void {
     });
     const owner: OwnerPort = { ...rpc.remote, refill: (slot) => rpc.notify("refill", slot) };
     const sequences = createSequences(SequenceTable.attach(start.memory), owner);
-    const router = createRouter(v1Routes(sequences, { batchMax: start.batchMax }), { logger });
+    const router = createRouter(apiRoutes(sequences, { batchMax: start.batchMax }), { logger });
     try {
       server = startServer({
         port: start.port,

@@ -1,0 +1,31 @@
+/**
+ * The route lists of both servers, composed in one place.
+ *
+ * @module
+ */
+import type { Sequences } from "../domain/domain.ts";
+import { type HealthOptions, healthRoutes } from "../handlers/health/health.ts";
+import { type V1Options, v1Routes } from "../handlers/v1/v1.ts";
+import type { Route } from "../http/router.ts";
+import { type MetricsOptions, metricsRoutes } from "../metrics/metrics.ts";
+import { createProfiler, type Profiler, type ProfilingOptions } from "../profiling/pprof_routes.ts";
+
+/** The API server's routes. */
+export function apiRoutes(sequences: Sequences, options: V1Options): Route[] {
+  return v1Routes(sequences, options);
+}
+
+/** The debug server's routes (health, metrics, profiling) and the profiler behind them. */
+export function debugRoutes(
+  options: { health: HealthOptions; metrics: MetricsOptions; profiling: ProfilingOptions },
+): { routes: Route[]; profiler: Profiler } {
+  const profiler = createProfiler(options.profiling);
+  return {
+    routes: [
+      ...healthRoutes(options.health),
+      ...metricsRoutes(options.metrics),
+      ...profiler.routes,
+    ],
+    profiler,
+  };
+}
