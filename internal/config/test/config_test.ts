@@ -32,8 +32,11 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       shutdownTimeoutSec: 5,
       environment: "production",
       dataDir: "/var/lib/sequencer",
-      databaseUrl: "postgres://app:secret@db:5432/seq?sslmode=require",
-      databasePoolSize: 8,
+      store: {
+        kind: "postgres",
+        url: "postgres://app:secret@db:5432/seq?sslmode=require",
+        poolSize: 8,
+      },
       batchMax: 500,
       workers: 3,
       blockSizeMin: 10,
@@ -49,8 +52,7 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       shutdownTimeoutSec: 20,
       environment: "development",
       dataDir: "./data",
-      databaseUrl: undefined,
-      databasePoolSize: 4,
+      store: { kind: "sqlite", dataDir: "./data" },
       batchMax: 100000,
       workers: 2,
       blockSizeMin: 100,
@@ -155,6 +157,32 @@ Deno.test("block size bounds: one number per block, and a minimum above the defa
   assert.deepEqual([big.blockSizeMin, big.blockSizeMax], [50_000_000, 50_000_000]);
 });
 
+Deno.test("the store is the embedded one in DATA_DIR unless DATABASE_URL is set", async (t) => {
+  await t.step("without DATABASE_URL: sqlite in DATA_DIR", () => {
+    const config = loadConfig(env({ DATA_DIR: "/srv/seq", DATABASE_POOL_SIZE: "9" }), 1);
+    assert.deepEqual(config.store, { kind: "sqlite", dataDir: "/srv/seq" });
+    assert.equal(config.dataDir, "/srv/seq");
+  });
+
+  await t.step("with DATABASE_URL: postgres with the pool size; DATA_DIR stays top-level", () => {
+    const config = loadConfig(
+      env({ DATA_DIR: "/srv/seq", DATABASE_URL: "postgres://db/x", DATABASE_POOL_SIZE: "9" }),
+      1,
+    );
+    assert.deepEqual(config.store, { kind: "postgres", url: "postgres://db/x", poolSize: 9 });
+    assert.equal(config.dataDir, "/srv/seq");
+  });
+
+  await t.step("an empty DATABASE_URL means the embedded store", () => {
+    assert.equal(loadConfig(env({ DATABASE_URL: "" }), 1).store.kind, "sqlite");
+  });
+
+  await t.step("describeConfig shows the embedded store as it is", () => {
+    const config = loadConfig(env({ DATA_DIR: "/srv/seq" }), 1);
+    assert.deepEqual(describeConfig(config), { ...config });
+  });
+});
+
 Deno.test("describeConfig hides the database password", () => {
   const config = loadConfig(env({ DATABASE_URL: "postgres://app:hunter2@db/seq" }), 1);
   const described = JSON.stringify(describeConfig(config));
@@ -172,7 +200,11 @@ Deno.test("DATABASE_URL accepts libpq URLs that WHATWG URL parsing rejects", asy
     ]
   ) {
     await t.step(url, () => {
-      assert.equal(loadConfig(env({ DATABASE_URL: url }), 1).databaseUrl, url);
+      assert.deepEqual(loadConfig(env({ DATABASE_URL: url }), 1).store, {
+        kind: "postgres",
+        url,
+        poolSize: 4,
+      });
     });
   }
 });
@@ -190,7 +222,7 @@ Deno.test("describeConfig hides a password given in the user info or the query",
   ) {
     await t.step(url, () => {
       const described = describeConfig(loadConfig(env({ DATABASE_URL: url }), 1));
-      assert.equal(described.databaseUrl, shown);
+      assert.deepEqual(described.store, { kind: "postgres", url: shown, poolSize: 4 });
       assert.ok(!JSON.stringify(described).includes("hunter2"));
     });
   }

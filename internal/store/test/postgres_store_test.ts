@@ -7,23 +7,27 @@ import {
   PostgresSchemaError,
   type PostgresStore,
 } from "../postgres_store.ts";
-import { redactUrl } from "../../config/config.ts";
+import { redactUrl } from "../postgres_url.ts";
 import {
   type Block,
   DEFAULT_SEQUENCE,
   INT64_MAX,
   raiseBound,
-  SequenceExhaustedError,
+  SequencerError,
   START_MIN,
-  StoreUnavailableError,
-} from "../store.ts";
+} from "../../domain/domain.ts";
 import {
   type PgInstance,
   postgresAvailability,
   requirePostgres,
   skipWithoutPostgres,
 } from "../../launch/postgres.ts";
-import { storeContract } from "./store_contract.ts";
+import { coded, storeContract } from "./store_contract.ts";
+
+/** Whether `error` is an `unavailable` {@link SequencerError}. */
+function isUnavailable(error: unknown): boolean {
+  return error instanceof SequencerError && error.code === "unavailable";
+}
 
 const ignore = skipWithoutPostgres(await postgresAvailability(), "PostgreSQL store tests");
 
@@ -104,7 +108,7 @@ async function reserveWhenBack(
     try {
       return await store.reserve(DEFAULT_SEQUENCE, size);
     } catch (error) {
-      assert.ok(error instanceof StoreUnavailableError, `unexpected ${error}`);
+      assert.ok(isUnavailable(error), `unexpected ${error}`);
       if (performance.now() > until) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -255,7 +259,7 @@ Deno.test({
   fn: async (t) => {
     await withPostgres(async (pg) => {
       await t.step(
-        "stopped: StoreUnavailableError within seconds; restarted: same store reserves above",
+        "stopped: unavailable within seconds; restarted: same store reserves above",
         async () => {
           const url = await freshDatabase(pg);
           const store = await openPostgresStore(url, { poolSize: 3 });
@@ -268,8 +272,8 @@ Deno.test({
               const { ms, result } = await timed<unknown>(attempt);
               assert.equal(result.status, "rejected");
               assert.ok(
-                (result as PromiseRejectedResult).reason instanceof StoreUnavailableError,
-                `expected StoreUnavailableError, got ${(result as PromiseRejectedResult).reason}`,
+                isUnavailable((result as PromiseRejectedResult).reason),
+                `expected unavailable, got ${(result as PromiseRejectedResult).reason}`,
               );
               assert.ok(ms < 3_000, `took ${ms} ms to fail`);
             }
@@ -310,7 +314,7 @@ Deno.test({
                     try {
                       answered.push(await store.reserve(DEFAULT_SEQUENCE, 5n));
                     } catch (error) {
-                      assert.ok(error instanceof StoreUnavailableError, `unexpected ${error}`);
+                      assert.ok(isUnavailable(error), `unexpected ${error}`);
                       refused++;
                       await new Promise((resolve) => setTimeout(resolve, 20));
                     }
@@ -356,7 +360,7 @@ Deno.test({
               const { ms, result } = await timed(store.reserve(DEFAULT_SEQUENCE, 10n));
               assert.equal(result.status, "rejected");
               const reason = (result as PromiseRejectedResult).reason;
-              assert.ok(reason instanceof StoreUnavailableError, `got ${reason}`);
+              assert.ok(isUnavailable(reason), `got ${reason}`);
               assert.match(reason.message, /did not answer within 1000 ms/);
               assert.ok(ms >= 900 && ms < 3_000, `took ${ms} ms to fail`);
               const again = await timed(store.ping());
@@ -400,7 +404,7 @@ Deno.test({
               first: INT64_MAX,
               last: INT64_MAX,
             });
-            await assert.rejects(store.reserve("last", 1n), SequenceExhaustedError);
+            await assert.rejects(store.reserve("last", 1n), coded("exhausted"));
             assert.equal((await store.get("last"))?.upper, 9223372036854775807n);
           },
         );
@@ -510,7 +514,7 @@ Deno.test("postgres URLs are read the libpq way", async (t) => {
     await assert.rejects(
       openPostgresStore("postgres://me:hunter2@127.0.0.1:1/x?connect_timeout=1", { poolSize: 1 }),
       (error: Error) => {
-        assert.ok(error instanceof StoreUnavailableError, `got ${error}`);
+        assert.ok(isUnavailable(error), `got ${error}`);
         assert.doesNotMatch(error.message, /hunter2/);
         assert.match(error.message, /me:\*\*\*@127.0.0.1:1/);
         return true;
@@ -562,7 +566,7 @@ Deno.test({
         assert.deepEqual(await open("sslmode=prefer", "prefer-plain"), [false]);
         await assert.rejects(
           open("sslmode=require&connect_timeout=2", "require-plain"),
-          StoreUnavailableError,
+          coded("unavailable"),
         );
       });
 
@@ -588,7 +592,7 @@ Deno.test({
           await assert.rejects(
             open(`sslmode=verify-full&sslrootcert=${otherCa}`, "full-other"),
             (error: Error) => {
-              assert.ok(error instanceof StoreUnavailableError);
+              assert.ok(isUnavailable(error), `got ${error}`);
               assert.match(error.message, /127\.0\.0\.1|altnames/);
               return true;
             },
@@ -599,7 +603,7 @@ Deno.test({
           ]);
           await assert.rejects(
             open(`sslmode=verify-ca&sslrootcert=${ipCa}`, "ca-wrong"),
-            StoreUnavailableError,
+            coded("unavailable"),
           );
         },
       );

@@ -7,12 +7,21 @@
 import assert from "node:assert/strict";
 import {
   DEFAULT_SEQUENCE,
+  type ErrorCode,
   INT64_MAX,
-  SequenceExhaustedError,
-  SequenceNotFoundError,
+  SequencerError,
   START_MIN,
-  type Store,
-} from "../store.ts";
+} from "../../domain/domain.ts";
+import type { Store } from "../store.ts";
+
+/** A predicate for `assert.rejects`: a {@link SequencerError} with `code`. */
+export function coded(code: ErrorCode): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof SequencerError, `expected a SequencerError, got ${error}`);
+    assert.equal(error.code, code, `expected code ${code}: ${error.message}`);
+    return true;
+  };
+}
 
 /** Runs the store contract as steps of `t`. */
 export async function storeContract(
@@ -27,6 +36,7 @@ export async function storeContract(
         start: 1n,
         upper: 0n,
       });
+      await store.ping();
     } finally {
       await store.close();
     }
@@ -78,10 +88,14 @@ export async function storeContract(
     }
   });
 
-  await t.step("unknown names are SequenceNotFoundError", async () => {
+  await t.step("an unknown name is not_found for reserve and undefined for get", async () => {
     const store = await open();
     try {
-      await assert.rejects(store.reserve("missing", 1n), SequenceNotFoundError);
+      await assert.rejects(store.reserve("missing", 1n), (error) => {
+        coded("not_found")(error);
+        assert.equal((error as SequencerError).details?.sequence, "missing");
+        return true;
+      });
       assert.equal(await store.get("missing"), undefined);
     } finally {
       await store.close();
@@ -105,10 +119,16 @@ export async function storeContract(
         first: INT64_MAX - 1n,
         last: INT64_MAX,
       });
-      await assert.rejects(store.reserve("top", 1n), SequenceExhaustedError);
+      await assert.rejects(store.reserve("top", 1n), coded("exhausted"));
       assert.equal((await store.get("top"))?.upper, INT64_MAX);
     } finally {
       await store.close();
     }
+  });
+
+  await t.step("a closed store refuses calls as unavailable", async () => {
+    const store = await open();
+    await store.close();
+    await assert.rejects(store.reserve(DEFAULT_SEQUENCE, 1n), coded("unavailable"));
   });
 }
