@@ -14,7 +14,15 @@ import type {
   V8HeapProfile,
   V8HeapProfileNode,
 } from "./pprof_convert.ts";
-import type { TraceDocument } from "./trace.ts";
+import {
+  byStart,
+  COUNTER_TID,
+  type ThreadEventCount,
+  TRACE_MAX_EVENTS,
+  type TraceDocument,
+  type TraceEvent,
+  traceShare,
+} from "./trace.ts";
 
 /** A profile and the thread it was taken in. */
 export interface ThreadProfile<P> {
@@ -111,41 +119,83 @@ export function mergeHeapProfiles(parts: ThreadProfile<V8HeapProfile>[]): V8Heap
   return { head: { callFrame: ROOT_FRAME, selfSize: 0, id: 1, children }, samples };
 }
 
+/** One other thread's trace, as {@link mergeTraces} takes it. */
+export interface ThreadTrace {
+  /** Thread name, e.g. `api-worker-0`. */
+  thread: string;
+  /** Its document. */
+  doc: TraceDocument;
+  /** `(thread.timeOrigin - main.timeOrigin) * 1000`: moves its timestamps onto the main clock. */
+  originShiftUs: number;
+}
+
 /**
  * Merges trace documents of several threads into the first (the main thread's). Each other
  * thread's lanes get their own id range and names prefixed with the thread's name; their
- * timestamps are moved onto the main thread's clock with `originShiftUs`
- * (`(thread.timeOrigin - main.timeOrigin) * 1000`).
+ * timestamps are moved onto the main thread's clock with `originShiftUs`.
+ *
+ * The process's budget holds for the result whatever the threads kept: each thread keeps at most
+ * its {@link traceShare} of `maxEvents` (its earliest events), the rest is counted as dropped,
+ * and lane names of lanes left empty are left out. `otherData` sums the counts and lists them per
+ * thread.
  */
 export function mergeTraces(
   main: TraceDocument,
-  others: { thread: string; doc: TraceDocument; originShiftUs: number }[],
+  others: ThreadTrace[],
+  options: { maxEvents?: number } = {},
 ): TraceDocument {
-  const events = [...main.traceEvents];
+  const share = traceShare(1 + others.length, options.maxEvents ?? TRACE_MAX_EVENTS);
   const pid = main.traceEvents[0]?.pid ?? 0;
-  others.forEach(({ thread, doc, originShiftUs }, i) => {
-    const base = (i + 1) * 1000;
+  const meta: TraceEvent[] = [];
+  const timed: TraceEvent[] = [];
+  const threads: ThreadEventCount[] = [];
+  let base = 0;
+  [{ thread: "main", doc: main, originShiftUs: 0 }, ...others].forEach((part, i) => {
+    const { thread, doc, originShiftUs } = part;
+    const events = doc.traceEvents.filter((e) => e.ph !== "M");
+    const kept = events.length > share ? events.slice(0, share) : events;
+    const lanes = new Set(kept.map((e) => e.tid));
+    let maxTid = 0;
     for (const event of doc.traceEvents) {
-      if (event.ph === "M") {
-        if (event.name !== "thread_name") continue;
-        events.push({
+      maxTid = Math.max(maxTid, event.tid);
+      if (event.ph !== "M") continue;
+      if (event.name === "process_name") {
+        if (i === 0) meta.push(event);
+        continue;
+      }
+      if (event.tid !== COUNTER_TID && !lanes.has(event.tid)) continue;
+      meta.push(
+        i === 0 ? event : {
           ...event,
           pid,
           tid: base + event.tid,
           args: { name: `${thread}: ${String(event.args?.name ?? "")}` },
-        });
-        continue;
-      }
-      events.push({ ...event, pid, tid: base + event.tid, ts: event.ts + originShiftUs });
+        },
+      );
     }
+    for (const event of kept) {
+      timed.push(
+        i === 0 ? event : { ...event, pid, tid: base + event.tid, ts: event.ts + originShiftUs },
+      );
+    }
+    threads.push({
+      thread,
+      recordedEvents: kept.length,
+      droppedEvents: (doc.otherData.droppedEvents ?? 0) + events.length - kept.length,
+    });
+    // The next thread's lanes start at the next multiple of 1000 above this one's.
+    base += Math.ceil((maxTid + 1) / 1000) * 1000;
   });
-  const meta = events.filter((e) => e.ph === "M");
-  const rest = events.filter((e) => e.ph !== "M").sort((a, b) =>
-    a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0)
-  );
+  timed.sort(byStart);
   return {
-    ...main,
-    traceEvents: [...meta, ...rest],
-    otherData: { ...main.otherData, threads: ["main", ...others.map((o) => o.thread)] },
+    traceEvents: [...meta, ...timed],
+    displayTimeUnit: "ms",
+    otherData: {
+      startedAtUs: main.otherData.startedAtUs,
+      stoppedAtUs: main.otherData.stoppedAtUs,
+      recordedEvents: timed.length,
+      droppedEvents: threads.reduce((sum, t) => sum + t.droppedEvents, 0),
+      threads,
+    },
   };
 }

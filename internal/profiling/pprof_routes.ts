@@ -9,7 +9,7 @@
  * | `GET /debug/pprof/profile?seconds=30` | CPU profile, gzipped pprof (`format=cpuprofile`: DevTools JSON) |
  * | `GET /debug/pprof/heap?seconds=5` | sampling heap profile, gzipped pprof (`format=heapprofile`: DevTools JSON) |
  * | `GET, POST /debug/pprof/symbol` | Go's symbol protocol (V8 profiles come symbolized) |
- * | `GET /debug/pprof/trace?seconds=1` | the service's timeline as Chrome trace-event JSON |
+ * | `GET /debug/pprof/trace?seconds=1` | the service's timeline as Chrome trace-event JSON, within a memory budget (see trace.ts) |
  *
  * Concurrency: the CPU profile and the trace share one busy flag (one of them at a time); the
  * heap profile has its own, since V8's sampling heap profiler is independent of the CPU
@@ -24,7 +24,7 @@
 import type { Logger } from "../log/log.ts";
 import { SequencerError } from "../domain/domain.ts";
 import { choiceParam, integerParam, type IntegerRule } from "../http/params.ts";
-import { json, jsonError } from "../http/respond.ts";
+import { jsonError } from "../http/respond.ts";
 import { type Handler, type Route, searchParams } from "../http/router.ts";
 import {
   captureCpuProfile,
@@ -43,9 +43,21 @@ import {
   type V8CpuProfile,
   type V8HeapProfile,
 } from "./pprof_convert.ts";
-import { mergeCpuProfiles, mergeHeapProfiles, mergeTraces, type ThreadProfile } from "./merge.ts";
+import {
+  mergeCpuProfiles,
+  mergeHeapProfiles,
+  mergeTraces,
+  type ThreadProfile,
+  type ThreadTrace,
+} from "./merge.ts";
 import { loadLineMapper } from "./source_map.ts";
-import type { TraceDocument, Tracer } from "./trace.ts";
+import {
+  encodeTrace,
+  TRACE_MAX_EVENTS,
+  type Tracer,
+  traceShare,
+  type TraceStartOptions,
+} from "./trace.ts";
 
 /**
  * The other threads of the process (API workers), profiled alongside the main thread so that one
@@ -60,10 +72,15 @@ export interface OtherThreads {
   heap(
     window: CaptureWindow & { samplingIntervalBytes: number; includeCollected: boolean },
   ): Promise<ThreadProfile<V8HeapProfile>[]>;
-  /** Starts the tracer in every other thread. */
-  traceStart(): void;
+  /**
+   * How many threads there are, for splitting the trace budget. When it is not given the
+   * profiler assumes one, and the merged answer is cut to the budget once they stop.
+   */
+  count?: number;
+  /** Starts the tracer in every other thread, each keeping at most `options.maxEvents`. */
+  traceStart(options?: TraceStartOptions): void;
   /** Stops it and returns each thread's document with its clock shift to the main thread. */
-  traceStop(): Promise<{ thread: string; doc: TraceDocument; originShiftUs: number }[]>;
+  traceStop(): Promise<ThreadTrace[]>;
 }
 
 /** Options of {@link createProfiler}. */
@@ -316,15 +333,18 @@ export function createProfiler(options: ProfilingOptions): Profiler {
     try {
       logger?.info("trace started", { seconds: duration });
       const others = options.threads?.();
-      tracer.start();
-      others?.traceStart();
+      // The process's budget, split evenly; mergeTraces cuts every thread to its share again.
+      const share = traceShare(others === undefined ? 1 : 1 + (others.count ?? 1));
+      tracer.start({ maxEvents: share });
+      others?.traceStart({ maxEvents: share });
       const sampler = sampleEventLoop(tracer);
       try {
         aborted = await waitOrAbort(duration * 1000, windowSignal(req));
       } finally {
         sampler.stop();
-        doc = tracer.stop();
-        if (others !== undefined) doc = mergeTraces(doc, await others.traceStop());
+        doc = mergeTraces(tracer.stop(), others === undefined ? [] : await others.traceStop(), {
+          maxEvents: TRACE_MAX_EVENTS,
+        });
       }
     } finally {
       cpuHolder = undefined;
@@ -332,11 +352,14 @@ export function createProfiler(options: ProfilingOptions): Profiler {
     const elapsedMs = performance.now() - t0;
     logger?.info("trace finished", {
       elapsedMs: Math.round(elapsedMs),
-      events: doc.traceEvents.length,
+      events: doc.otherData.recordedEvents,
+      dropped: doc.otherData.droppedEvents,
       aborted,
     });
     if (clientGone(req)) return clientClosed("trace", elapsedMs);
-    return json(200, doc, attachment("trace.json", "application/json"));
+    return new Response(encodeTrace(doc), {
+      headers: attachment("trace.json", "application/json"),
+    });
   };
 
   const routes: Route[] = [
@@ -375,14 +398,16 @@ export function createProfiler(options: ProfilingOptions): Profiler {
       path: "/debug/pprof/trace",
       handler: trace,
       summary: "The service's timeline over ?seconds=N (default 1, 1-300): requests, block " +
-        "reservations, store commits and event-loop delay, as Chrome trace-event JSON.",
+        "reservations, store commits and event-loop delay, as Chrome trace-event JSON. At most " +
+        `${TRACE_MAX_EVENTS.toLocaleString("en-US")} events; otherData.droppedEvents counts ` +
+        "the rest.",
     },
   ];
   const index: Route = {
     method: "GET",
     path: "/debug/pprof/",
     handler: (req) =>
-      new Response(indexPage(routes, req.headers.get("host") ?? "localhost"), {
+      new Response(indexPage(routes, new URL(req.url).host), {
         headers: { "content-type": "text/html; charset=utf-8", ...NOSNIFF },
       }),
     summary: "This page.",

@@ -10,8 +10,31 @@
  * nested inside one another (a request around a block reservation around a store commit) share
  * one and display nested.
  *
+ * ## Memory budget
+ *
+ * A trace's size does not depend on what clients send:
+ *
+ * - Every recorded field is bounded. A request's path is cut to {@link TRACE_PATH_MAX} UTF-8 bytes
+ *   (then `…` is appended and `args.pathBytes` holds the full length), its method to
+ *   {@link TRACE_METHOD_MAX}, an error's text to {@link TRACE_ERROR_MAX}; a sequence name is at
+ *   most 64 characters by the domain's rule and is cut there too. Cut texts are copies, never
+ *   slices that would keep a client's whole 60 KB URL alive.
+ * - One process keeps at most {@link TRACE_MAX_EVENTS} events per trace, split evenly over its
+ *   threads ({@link traceShare}); each thread keeps at most {@link TRACE_MAX_LANES} lanes. Events
+ *   past either cap are counted in `otherData.droppedEvents` (summed over the threads of a merged
+ *   document, with each thread's count in `otherData.threads`).
+ * - The answer is streamed ({@link encodeTrace}), never built as one string.
+ *
+ * Worst case, one event is at most {@link TRACE_EVENT_JSON_MAX} bytes of JSON (a request whose
+ * cut path is all characters JSON escapes, with an error text, on the largest numbers) and one
+ * lane's name {@link TRACE_LANE_JSON_MAX}; {@link traceJsonBytesMax} adds them up: 300.3 MB with
+ * `WORKERS=1` (two threads), 309.7 MB with `WORKERS=64`. A request for a 60 KB path of plain
+ * characters records about 700 bytes, one for a short path about 200.
+ *
  * @module
  */
+import { errorText } from "../domain/domain.ts";
+import { toJson } from "../http/respond.ts";
 
 /** One Chrome trace event (the subset of the trace-event format this recorder writes). */
 export interface TraceEvent {
@@ -19,8 +42,8 @@ export interface TraceEvent {
   name: string;
   /** Comma-separated categories. */
   cat?: string;
-  /** Phase: `X` complete, `C` counter, `i` instant, `M` metadata. */
-  ph: "X" | "C" | "i" | "M";
+  /** Phase: `X` complete, `C` counter, `M` metadata. */
+  ph: "X" | "C" | "M";
   /** Timestamp, microseconds. */
   ts: number;
   /** Duration, microseconds (complete events only). */
@@ -29,10 +52,32 @@ export interface TraceEvent {
   pid: number;
   /** Thread (lane) id. */
   tid: number;
-  /** Instant-event scope (`t` thread, `p` process, `g` global). */
-  s?: "t" | "p" | "g";
   /** Arguments shown in the details pane; counter events carry their series here. */
   args?: Record<string, unknown>;
+}
+
+/** Events one thread kept and dropped. */
+export interface ThreadEventCount {
+  /** Thread name, e.g. `main` or `api-worker-0`. */
+  thread: string;
+  /** Events in the document. */
+  recordedEvents: number;
+  /** Events past the thread's caps, left out. */
+  droppedEvents: number;
+}
+
+/** Facts about a capture, in the document's `otherData`. */
+export interface TraceSummary {
+  /** When the capture started, on the trace clock (microseconds). */
+  startedAtUs: number;
+  /** When it stopped. */
+  stoppedAtUs: number;
+  /** Events in the document (metadata not counted). */
+  recordedEvents: number;
+  /** Events left out because a cap was reached. */
+  droppedEvents: number;
+  /** Per thread, in a merged document. */
+  threads?: ThreadEventCount[];
 }
 
 /** A finished capture in the trace-event JSON object format. */
@@ -42,7 +87,7 @@ export interface TraceDocument {
   /** Unit the viewers show durations in. */
   displayTimeUnit: "ms";
   /** Facts about the capture itself. */
-  otherData: Record<string, unknown>;
+  otherData: TraceSummary;
 }
 
 /** Options of {@link Tracer.start}. */
@@ -59,11 +104,68 @@ export const COUNTER_TID = 0;
 /** Top-level intervals of one lane, sorted by start, disjoint. */
 type Lane = { start: number; end: number }[];
 
-/** Most events one capture keeps per thread by default; later ones are counted as dropped. */
+/**
+ * Most events one trace keeps in the whole process (split over its threads by
+ * {@link traceShare}); later ones are counted as dropped.
+ */
 export const TRACE_MAX_EVENTS = 200_000;
 
-/** Longest request path a trace event keeps; longer ones are cut (the event says so). */
+/**
+ * Most lanes one thread uses: as many requests as may overlap without nesting. An event that
+ * would need one more is dropped.
+ */
+export const TRACE_MAX_LANES = 1_000;
+
+/** Longest request path a trace event keeps, in UTF-8 bytes; longer ones are cut (`…`). */
 export const TRACE_PATH_MAX = 200;
+
+/** Longest request method kept, in bytes (the longest registered HTTP method has 17). */
+export const TRACE_METHOD_MAX = 20;
+
+/** Longest error text kept, in UTF-8 bytes. */
+export const TRACE_ERROR_MAX = 200;
+
+/** Longest sequence name kept (the domain allows 64 characters). */
+const SEQUENCE_NAME_MAX = 64;
+
+/**
+ * Largest JSON of one event, in bytes: a request event with every field at its worst. A cut
+ * method (20 bytes of a token, no escapes) and a cut path (200 bytes of `"`, each escaped to two)
+ * appear in the name and again in `args`; `pathBytes`, `ts`, `dur`, `pid` and `tid` are numbers
+ * of at most 24 characters; `error` is 200 bytes of `"` (control characters are replaced with
+ * spaces, and the HTTP server accepts neither them nor invalid UTF-8 in a request target). That
+ * event is 1,491 bytes (trace_test.ts builds it); with `status` instead of `error`, 1,090.
+ */
+export const TRACE_EVENT_JSON_MAX = 1_500;
+
+/**
+ * Largest JSON of one lane's name (metadata): `api-worker-63: spans 1000` with 24-character
+ * `pid` and `tid` is 144 bytes.
+ */
+export const TRACE_LANE_JSON_MAX = 150;
+
+/** Bytes of a document besides its events (braces, `displayTimeUnit`, `otherData`), per thread. */
+const TRACE_FRAME_JSON_MAX = 300;
+
+/**
+ * Events each thread may keep when `threads` threads share one process's budget.
+ * @param budget the process's budget; default {@link TRACE_MAX_EVENTS}.
+ */
+export function traceShare(threads: number, budget: number = TRACE_MAX_EVENTS): number {
+  return Math.max(1, Math.floor(budget / Math.max(1, threads)));
+}
+
+/**
+ * The most bytes the JSON of a trace of a process with `threads` threads can have: every kept
+ * event at {@link TRACE_EVENT_JSON_MAX}, plus two metadata events per thread and one lane name
+ * per kept event (at most {@link TRACE_MAX_LANES} per thread) at {@link TRACE_LANE_JSON_MAX}.
+ */
+export function traceJsonBytesMax(threads: number): number {
+  const events = traceShare(threads) * threads;
+  const lanes = Math.min(events, TRACE_MAX_LANES * threads) + 2 * threads;
+  return events * TRACE_EVENT_JSON_MAX + lanes * TRACE_LANE_JSON_MAX +
+    threads * TRACE_FRAME_JSON_MAX;
+}
 
 /** Records trace events while a capture runs; one per thread. */
 export class Tracer {
@@ -133,7 +235,7 @@ export class Tracer {
       });
     }
     // Recorded in end order; viewers read most easily in start order, parents before children.
-    const events = this.#events.sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
+    const events = this.#events.sort(byStart);
     this.#events = [];
     this.#lanes = [];
     return {
@@ -148,17 +250,6 @@ export class Tracer {
     };
   }
 
-  /** The start time for {@link Tracer.end}: {@link Tracer.now} while active, else `-1`. */
-  begin(): number {
-    return this.active ? this.now() : -1;
-  }
-
-  /** Records a complete event from `start` (from {@link Tracer.begin}) to now; no-op if `start < 0`. */
-  end(name: string, cat: string, start: number, args?: Record<string, unknown>): void {
-    if (start < 0 || !this.active) return;
-    this.complete(name, cat, start, this.now() - start, args);
-  }
-
   /** Records a complete (`ph:"X"`) event; `ts` and `dur` in microseconds. No-op when inactive. */
   complete(
     name: string,
@@ -168,81 +259,56 @@ export class Tracer {
     args?: Record<string, unknown>,
   ): void {
     if (!this.active) return;
+    if (this.#full()) return;
     const tid = this.#laneFor(ts, ts + dur);
-    this.#push({ name, cat, ph: "X", ts, dur, pid: this.#pid, tid, ...(args ? { args } : {}) });
+    if (tid === undefined) {
+      this.#dropped++;
+      return;
+    }
+    this.#events.push({
+      name,
+      cat,
+      ph: "X",
+      ts,
+      dur,
+      pid: this.#pid,
+      tid,
+      ...(args ? { args } : {}),
+    });
   }
 
   /** Records a counter (`ph:"C"`): each key of `values` is one series of the `name` track. */
   counter(name: string, values: Record<string, number>, ts: number = this.now()): void {
     if (!this.active) return;
-    this.#push({ name, ph: "C", ts, pid: this.#pid, tid: COUNTER_TID, args: values });
+    if (this.#full()) return;
+    this.#events.push({ name, ph: "C", ts, pid: this.#pid, tid: COUNTER_TID, args: values });
   }
 
-  /** Records a process-wide instant (`ph:"i"`) event, e.g. a configuration change. */
-  instant(name: string, cat: string, args?: Record<string, unknown>): void {
-    if (!this.active) return;
-    this.#push({
-      name,
-      cat,
-      ph: "i",
-      s: "p",
-      ts: this.now(),
-      pid: this.#pid,
-      tid: COUNTER_TID,
-      ...(args ? { args } : {}),
-    });
-  }
-
-  /**
-   * Runs `fn` and, while a trace runs, records it as a complete event. A returned promise is
-   * timed until it settles; a throw or rejection is recorded with `args.error` and passed on.
-   * When no trace runs this is `fn()` after one boolean check.
-   */
-  span<T>(name: string, cat: string, fn: () => T, args?: Record<string, unknown>): T {
-    if (!this.active) return fn();
-    const start = this.now();
-    let result: T;
-    try {
-      result = fn();
-    } catch (error) {
-      this.end(name, cat, start, { ...args, error: errorText(error) });
-      throw error;
-    }
-    if (isThenable(result)) {
-      return Promise.resolve(result).then(
-        (value) => {
-          this.end(name, cat, start, args);
-          return value;
-        },
-        (error: unknown) => {
-          this.end(name, cat, start, { ...args, error: errorText(error) });
-          throw error;
-        },
-      ) as T;
-    }
-    this.end(name, cat, start, args);
-    return result;
-  }
-
-  #push(event: TraceEvent): void {
-    if (this.#events.length >= this.#maxEvents) {
-      this.#dropped++;
-      return;
-    }
-    this.#events.push(event);
+  /** True, and counted as dropped, when the capture holds its most events. */
+  #full(): boolean {
+    if (this.#events.length < this.#maxEvents) return false;
+    this.#dropped++;
+    return true;
   }
 
   /**
    * Picks the first lane where `[start, end]` overlaps nothing or nests cleanly (contains, or is
-   * contained by, every interval it touches), and adds it there.
+   * contained by, every interval it touches), and adds it there; a new lane when none fits,
+   * `undefined` when there are {@link TRACE_MAX_LANES} already.
    */
-  #laneFor(start: number, end: number): number {
+  #laneFor(start: number, end: number): number | undefined {
     for (let i = 0; i < this.#lanes.length; i++) {
       if (tryPlace(this.#lanes[i], start, end)) return i + 1;
     }
+    if (this.#lanes.length >= TRACE_MAX_LANES) return undefined;
     this.#lanes.push([{ start, end }]);
     return this.#lanes.length;
   }
+}
+
+/** Start order, an enclosing span before what it encloses. */
+export function byStart(a: TraceEvent, b: TraceEvent): number {
+  return a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0);
 }
 
 /**
@@ -268,12 +334,26 @@ function tryPlace(lane: Lane, start: number, end: number): boolean {
   return true;
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const ASCII = /^[\x20-\x7e]*$/;
+
+/** UTF-8 length of `text`. */
+function utf8Bytes(text: string): number {
+  return ASCII.test(text) ? text.length : encoder.encode(text).byteLength;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+/**
+ * `text` cut to at most `maxBytes` UTF-8 bytes, never inside a character, with `…` appended and
+ * the full length in `bytes` when it was cut. The result is always a fresh string: a slice would
+ * keep the whole string it came from alive (a client's 60 KB URL) for as long as the trace runs.
+ */
+export function cutText(text: string, maxBytes: number): { text: string; bytes?: number } {
+  const buffer = new Uint8Array(maxBytes);
+  const { read, written } = encoder.encodeInto(text, buffer);
+  const copy = decoder.decode(buffer.subarray(0, written));
+  if (read >= text.length) return { text: copy };
+  return { text: `${copy}…`, bytes: utf8Bytes(text) };
 }
 
 /** The path of a request URL, without parsing the whole URL; `/` when it has none. */
@@ -285,11 +365,18 @@ function pathOf(url: string): string {
   return end < 0 ? url.slice(slash) : url.slice(slash, slash + end);
 }
 
+/** `Name: message` of a thrown value, without control characters, cut to its bound. */
+function errorField(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${errorText(error)}` : errorText(error);
+  // deno-lint-ignore no-control-regex
+  return cutText(text.replace(/[\x00-\x1f\x7f]/g, " "), TRACE_ERROR_MAX).text;
+}
+
 /**
  * `handler`, recording each request while a trace runs as a complete event named
- * `"<METHOD> <path>"` in category `http` with `args` `{ method, path, status }` (or `error`);
- * paths longer than {@link TRACE_PATH_MAX} are cut, with `args.pathBytes` the full length. When
- * no trace runs a request costs one boolean check.
+ * `"<METHOD> <path>"` in category `http` with `args` `{ method, path, status }` (or `error`,
+ * `Name: message`); paths longer than {@link TRACE_PATH_MAX} bytes are cut, with `args.pathBytes`
+ * the full length. When no trace runs a request costs one boolean check.
  */
 export function traceRequests(
   tracer: Tracer,
@@ -304,26 +391,25 @@ function traced(
   handler: (req: Request) => Response | Promise<Response>,
 ): Response | Promise<Response> {
   const start = tracer.now();
-  let path: string;
+  let raw: string;
   try {
-    path = pathOf(req.url);
+    raw = pathOf(req.url);
   } catch {
-    path = "(invalid URL)";
+    raw = "(invalid URL)";
   }
-  const args: Record<string, unknown> = { method: req.method };
-  if (path.length > TRACE_PATH_MAX) {
-    args.pathBytes = path.length;
-    path = path.slice(0, TRACE_PATH_MAX) + "…";
-  }
-  args.path = path;
-  const name = `${req.method} ${path}`;
+  const method = cutText(req.method, TRACE_METHOD_MAX).text;
+  const path = cutText(raw, TRACE_PATH_MAX);
+  const args: Record<string, unknown> = { method };
+  if (path.bytes !== undefined) args.pathBytes = path.bytes;
+  args.path = path.text;
+  const name = `${method} ${path.text}`;
   const record = (extra: Record<string, unknown>) =>
-    tracer.end(name, "http", start, { ...args, ...extra });
+    tracer.complete(name, "http", start, tracer.now() - start, { ...args, ...extra });
   let result: Response | Promise<Response>;
   try {
     result = handler(req);
   } catch (error) {
-    record({ error: errorText(error) });
+    record({ error: errorField(error) });
     throw error;
   }
   if (result instanceof Response) {
@@ -336,7 +422,7 @@ function traced(
       return response;
     },
     (error: unknown) => {
-      record({ error: errorText(error) });
+      record({ error: errorField(error) });
       throw error;
     },
   );
@@ -351,9 +437,38 @@ export function reservationTracer(
 ): (name: string, size: bigint, started: number, committed: number, installed: number) => void {
   return (name, size, started, committed, installed) => {
     if (!tracer.active) return;
-    const args = { sequence: name, size: String(size) };
+    const args = { sequence: cutText(name, SEQUENCE_NAME_MAX).text, size: String(size) };
     const us = (ms: number) => ms * 1000;
     tracer.complete("block reservation", "allocator", us(started), us(installed - started), args);
     tracer.complete("store commit", "store", us(started), us(committed - started), args);
   };
+}
+
+/** Events per chunk of {@link encodeTrace}'s stream. */
+const EVENTS_PER_CHUNK = 1_000;
+
+/**
+ * The document as a stream of UTF-8 JSON, a thousand events per chunk, so that answering a large
+ * trace never builds it as one string. Bigints are written as exact digits.
+ */
+export function encodeTrace(doc: TraceDocument): ReadableStream<Uint8Array> {
+  const events = doc.traceEvents;
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      let text = next === 0 ? '{"traceEvents":[' : "";
+      const end = Math.min(events.length, next + EVENTS_PER_CHUNK);
+      for (let i = next; i < end; i++) text += (i === 0 ? "" : ",") + toJson(events[i]);
+      next = end;
+      if (next >= events.length) {
+        text += `],"displayTimeUnit":${toJson(doc.displayTimeUnit)},"otherData":${
+          toJson(doc.otherData)
+        }}`;
+        controller.enqueue(encoder.encode(text));
+        controller.close();
+        return;
+      }
+      controller.enqueue(encoder.encode(text));
+    },
+  }, { highWaterMark: 0 });
 }
