@@ -54,6 +54,7 @@ import { loadLineMapper } from "./source_map.ts";
 import {
   encodeTrace,
   TRACE_MAX_EVENTS,
+  type TraceDocument,
   type Tracer,
   traceShare,
   type TraceStartOptions,
@@ -338,13 +339,25 @@ export function createProfiler(options: ProfilingOptions): Profiler {
       tracer.start({ maxEvents: share });
       others?.traceStart({ maxEvents: share });
       const sampler = sampleEventLoop(tracer);
+      let stopped: Promise<TraceDocument> | undefined;
+      // Synchronous up to the other threads' traceStop calls: run from the abort event, those
+      // calls are sent before anything the shutdown sends them next (their drain and end), so
+      // each thread answers with its events before it is gone.
+      const stop = () =>
+        stopped ??= (() => {
+          sampler.stop();
+          const main = tracer.stop();
+          return (others?.traceStop() ?? Promise.resolve([])).then((rest) =>
+            mergeTraces(main, rest, { maxEvents: TRACE_MAX_EVENTS })
+          );
+        })();
+      const signal = windowSignal(req);
+      signal.addEventListener("abort", stop, { once: true });
       try {
-        aborted = await waitOrAbort(duration * 1000, windowSignal(req));
+        aborted = await waitOrAbort(duration * 1000, signal);
       } finally {
-        sampler.stop();
-        doc = mergeTraces(tracer.stop(), others === undefined ? [] : await others.traceStop(), {
-          maxEvents: TRACE_MAX_EVENTS,
-        });
+        signal.removeEventListener("abort", stop);
+        doc = await stop();
       }
     } finally {
       cpuHolder = undefined;
