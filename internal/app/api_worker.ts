@@ -29,15 +29,36 @@ import { apiRoutes } from "./routes.ts";
 /** Milliseconds an owner call may take before the request gets 503. */
 const OWNER_TIMEOUT_MS = 30_000;
 
+/**
+ * A fault the tests inject into a real process (`SEQUENCER_FAILPOINT`), never set in production:
+ * `api-worker-crash-on-capture` makes an API worker die of an uncaught error when a profile
+ * capture starts in it, as a bug would.
+ */
+export const FAILPOINT_ENV = "SEQUENCER_FAILPOINT";
+
+function failpoint(): string | undefined {
+  try {
+    return Deno.env.get(FAILPOINT_ENV);
+  } catch {
+    return undefined; // no env permission for it: no failpoint
+  }
+}
+
 function runApiWorker(scope: typeof self): void {
   const logger = createLogger();
   const tracer = new Tracer();
   const captures = new Map<number, AbortController>();
   const status = (message: WorkerStatus) => scope.postMessage(message);
   let server: ReturnType<typeof startServer> | undefined;
+  const crashOnCapture = failpoint() === "api-worker-crash-on-capture";
 
   const control: WorkerControl = {
     async capture(request: CaptureRequest) {
+      if (crashOnCapture) {
+        setTimeout(() => {
+          throw new Error(`failpoint ${FAILPOINT_ENV}=api-worker-crash-on-capture`);
+        });
+      }
       const abort = new AbortController();
       captures.set(request.id, abort);
       try {
@@ -88,7 +109,7 @@ function runApiWorker(scope: typeof self): void {
         handler: traceRequests(tracer, router),
         logger,
         name: `api worker ${start.index}`,
-        onState: (listening) => status({ type: "state", listening }),
+        onAccepting: (listening) => status({ type: "state", listening }),
       });
       status({ type: "listening", port: server.port });
     } catch (error) {

@@ -90,6 +90,7 @@ function startDebugServer(
     handler: createRouter(routes, { logger }),
     logger,
     name: "debug server",
+    finishedWhen: "response",
   });
   logger.info("debug server listening", { address: `${config.debugHost}:${server.port}` });
   return { server, profiler };

@@ -1,8 +1,23 @@
 /**
- * One HTTP listener that does not die: `Deno.serve` with a JSON `500` for anything a handler lets
- * escape, and a listen loop that comes back after the runtime's accept loop fails (for example on
- * `EMFILE` when the process runs out of file descriptors). Until it listens again it retries with
- * backoff and reports its state, so readiness and liveness can say so.
+ * One HTTP listener that bounds its clients and does not die. `Deno.serve` has no time limits and
+ * no connection cap (Deno 2.9: a client trickling headers, a body that never completes and an
+ * idle keep-alive connection all stay open forever), and its accept loop ends for good on the first
+ * accept error (`EMFILE` when the process runs out of file descriptors). So this module accepts
+ * connections itself (`Deno.listen`) and runs Deno's native HTTP engine on each one
+ * (`serveHttpOnConnection`, the runtime's own per-connection server; internal, so the Deno version
+ * is pinned and a test fails loudly if it goes away). Around it:
+ *
+ * - **a connection cap**: above `maxConnections` a new connection is closed at once;
+ * - **time limits**, checked by a sweep every second: a connection whose first request has not
+ *   arrived within `headerTimeoutMs` (slow or half-sent headers), or that has had no request in
+ *   flight for `idleTimeoutMs` (idle keep-alive, a later request trickling in), is closed;
+ *   request bodies have their own limit in `body.ts`;
+ * - **accept errors back off** and accepting resumes once descriptors are free; the state is
+ *   reported, so readiness can say so;
+ * - **a graceful shutdown** stops accepting, lets in-flight requests finish (their bodies
+ *   included), then closes the connections.
+ *
+ * Per request the cost is a counter and one closure call.
  *
  * @module
  */
@@ -10,115 +25,257 @@ import type { Logger } from "../log/log.ts";
 import { jsonError } from "./respond.ts";
 import type { RequestHandler } from "./router.ts";
 
+/** Bounds on the clients of one listener. */
+export interface ConnectionLimits {
+  /** Most connections open at once; above it new ones are closed. */
+  maxConnections: number;
+  /** Time a new connection has to send its first request's headers (ms). */
+  headerTimeoutMs: number;
+  /** Time a connection may stay open with no request in flight (ms). */
+  idleTimeoutMs: number;
+}
+
+/** Defaults of {@link ConnectionLimits}. */
+export const DEFAULT_LIMITS: ConnectionLimits = {
+  maxConnections: 10_000,
+  headerTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+};
+
 /** Options of {@link startServer}. */
 export interface ServerOptions {
-  /** Port; 0 picks a free one (kept for restarts). */
+  /** Port; 0 picks a free one. */
   port: number;
   /** Address to bind. */
   hostname: string;
   /** Share the port with other listeners of this process (`SO_REUSEPORT`). */
   reusePort?: boolean;
+  /** Certificate and key (PEM) to serve HTTPS instead of HTTP. */
+  tls?: { cert: string; key: string };
   /** Answers requests. */
   handler: RequestHandler;
   /** Where failures are logged, one line each. */
   logger: Logger;
-  /** What the server is, for log lines (e.g. `api server`). */
+  /** What the server is, for log lines (e.g. `api worker 0`). */
   name: string;
-  /** Called whenever it starts or stops listening. */
-  onState?: (listening: boolean) => void;
-  /** First and largest delay between attempts to listen again (ms). */
-  retryMs?: { initial: number; max: number };
+  /** Bounds on clients (default {@link DEFAULT_LIMITS}). */
+  limits?: ConnectionLimits;
+  /**
+   * When a request counts as finished for the idle limit: when the handler returns (`handler`,
+   * cheapest; for small answers) or when the answer is fully written (`response`, for long ones).
+   */
+  finishedWhen?: "handler" | "response";
+  /** Called when the listener starts or stops accepting connections (accept errors). */
+  onAccepting?: (accepting: boolean) => void;
 }
 
 /** A running listener. */
 export interface RunningServer {
   /** The port it listens on. */
   readonly port: number;
-  /** True while it accepts connections. */
-  listening(): boolean;
-  /** Stops accepting, lets in-flight requests finish, and closes. */
+  /** True while it accepts connections (false while accepting fails, and once stopped). */
+  accepting(): boolean;
+  /** Open connections, and what was refused or closed so far. */
+  stats(): { open: number; refused: number; timedOut: number; acceptErrors: number };
+  /**
+   * Stops accepting, lets in-flight requests finish (bodies included), then closes every
+   * connection. Resolves when all are closed.
+   */
   shutdown(): Promise<void>;
 }
 
+type ServeOnConnection = (
+  conn: Deno.Conn,
+  signal: AbortSignal,
+  handler: (
+    req: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  ) => Response | Promise<Response>,
+  onError: (error: unknown) => Response,
+  onListen: () => void,
+) => Deno.HttpServer;
+
+/** Deno's per-connection server; throws at startup when this Deno does not have it. */
+function serveOnConnection(): ServeOnConnection {
+  const internal = (Deno as unknown as Record<symbol | string, unknown>)[
+    (Deno as unknown as { internal: symbol }).internal
+  ] as { serveHttpOnConnection?: ServeOnConnection } | undefined;
+  const serve = internal?.serveHttpOnConnection;
+  if (typeof serve !== "function") {
+    throw new Error(
+      `this Deno (${Deno.version.deno}) has no per-connection HTTP server; run the pinned Deno`,
+    );
+  }
+  return serve;
+}
+
+interface Connection {
+  abort: AbortController;
+  /** Requests whose handler (or answer) has not finished. */
+  active: number;
+  /** Requests started on it. */
+  requests: number;
+  /** The sweep tick when it last had nothing in flight. */
+  since: number;
+  finished: Promise<void>;
+}
+
+/** Milliseconds between sweeps (the resolution of the time limits). */
+const SWEEP_MS = 1_000;
+
 /**
  * Starts listening.
- * @throws when the first attempt to listen fails (the port is taken, or not allowed).
+ * @throws when the port cannot be bound (taken, or not allowed).
  */
 export function startServer(options: ServerOptions): RunningServer {
-  const retry = options.retryMs ?? { initial: 100, max: 2_000 };
-  const { logger, name } = options;
+  const serveOn = serveOnConnection();
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const { logger, name, handler } = options;
+  const listener: Deno.Listener = options.tls === undefined
+    ? Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      reusePort: options.reusePort ?? false,
+    })
+    : Deno.listenTls(
+      {
+        hostname: options.hostname,
+        port: options.port,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        reusePort: options.reusePort ?? false,
+        alpnProtocols: ["h2", "http/1.1"],
+      } as Deno.ListenTlsOptions & Deno.TlsCertifiedKeyPem,
+    );
+  const port = (listener.addr as Deno.NetAddr).port;
+  const connections = new Set<Connection>();
+  const counts = { refused: 0, timedOut: 0, acceptErrors: 0 };
+  let tick = 0;
+  let stopped = false;
+  let accepting = true;
+  const headerTicks = Math.max(1, Math.ceil(limits.headerTimeoutMs / SWEEP_MS));
+  const idleTicks = Math.max(1, Math.ceil(limits.idleTimeoutMs / SWEEP_MS));
+
+  const setAccepting = (now: boolean) => {
+    if (now === accepting) return;
+    accepting = now;
+    options.onAccepting?.(now);
+  };
+
   const onError = (error: unknown): Response => {
     logger.error(`${name}: request failed`, { error });
     return jsonError("internal", "internal error: the request could not be handled");
   };
-  let server: Deno.HttpServer<Deno.NetAddr> | undefined;
-  let port = options.port;
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let delay = retry.initial;
 
-  const setListening = (now: Deno.HttpServer<Deno.NetAddr> | undefined) => {
-    server = now;
-    options.onState?.(now !== undefined);
-  };
+  const byResponse = options.finishedWhen === "response";
 
-  const listen = (): Deno.HttpServer<Deno.NetAddr> => {
-    const started = Deno.serve({
-      port,
-      hostname: options.hostname,
-      reusePort: options.reusePort ?? false,
-      handler: options.handler,
+  function serve(conn: Deno.Conn): void {
+    const c: Connection = {
+      abort: new AbortController(),
+      active: 0,
+      requests: 0,
+      since: tick,
+      finished: Promise.resolve(),
+    };
+    const done = () => {
+      c.active--;
+      c.since = tick;
+    };
+    const server = serveOn(
+      conn,
+      c.abort.signal,
+      (req, info) => {
+        c.active++;
+        c.requests++;
+        if (byResponse) {
+          info.completed.then(done, done);
+          return handler(req);
+        }
+        let answer: Response | Promise<Response>;
+        try {
+          answer = handler(req);
+        } catch (error) {
+          done();
+          throw error;
+        }
+        if (answer instanceof Response) {
+          done();
+          return answer;
+        }
+        return answer.finally(done);
+      },
       onError,
-      onListen: () => {},
-    });
-    port = started.addr.port;
-    started.finished.then(
-      () => {
-        if (server === started) setListening(undefined);
-      },
-      (error: unknown) => {
-        if (server !== started) return;
-        setListening(undefined);
-        logger.error(`${name}: stopped accepting connections; listening again`, {
-          port,
-          error,
-        });
-        again();
-      },
+      () => {},
     );
-    return started;
-  };
+    connections.add(c);
+    // A client that resets its connection rejects `finished`; that is no failure of ours.
+    c.finished = server.finished.then(() => {}, () => {}).finally(() => connections.delete(c));
+  }
 
-  const again = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (stopped) return;
-      try {
-        setListening(listen());
-        delay = retry.initial;
-        logger.info(`${name}: listening again`, { port });
-      } catch (error) {
-        logger.error(`${name}: cannot listen yet; retrying`, { port, retryMs: delay, error });
-        delay = Math.min(delay * 2, retry.max);
-        again();
+  const sweep = setInterval(() => {
+    tick++;
+    for (const c of connections) {
+      if (c.active > 0) continue;
+      if (tick - c.since >= (c.requests === 0 ? headerTicks : idleTicks)) {
+        counts.timedOut++;
+        c.abort.abort();
       }
-    }, delay);
-  };
+    }
+  }, SWEEP_MS);
 
-  setListening(listen());
+  const loop = (async () => {
+    let backoff = 10;
+    let failing = false;
+    while (!stopped) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (stopped || error instanceof Deno.errors.BadResource) break;
+        counts.acceptErrors++;
+        if (!failing) {
+          failing = true;
+          logger.error(`${name}: cannot accept connections; retrying`, { port, error });
+        }
+        setAccepting(false);
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, SWEEP_MS);
+        continue;
+      }
+      if (failing) {
+        failing = false;
+        backoff = 10;
+        logger.info(`${name}: accepting connections again`, { port });
+      }
+      setAccepting(true);
+      if (connections.size >= limits.maxConnections) {
+        counts.refused++;
+        conn.close();
+        continue;
+      }
+      serve(conn);
+    }
+  })();
+
   return {
-    get port() {
-      return port;
-    },
-    listening: () => server !== undefined,
+    port,
+    accepting: () => accepting && !stopped,
+    stats: () => ({ open: connections.size, ...counts }),
     async shutdown() {
-      stopped = true;
-      clearTimeout(timer);
-      const current = server;
-      if (current === undefined) return;
-      await current.shutdown();
-      setListening(undefined);
+      if (!stopped) {
+        stopped = true;
+        listener.close();
+        setAccepting(false);
+      }
+      await loop;
+      // In-flight requests finish, bodies included; idle connections are closed meanwhile.
+      while ([...connections].some((c) => c.active > 0)) {
+        for (const c of connections) if (c.active === 0) c.abort.abort();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      clearInterval(sweep);
+      for (const c of connections) c.abort.abort();
+      await Promise.all([...connections].map((c) => c.finished));
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Used by the end-to-end tests and the benchmark: starts `cmd/app/main.ts` as a real process with the exact flags of `deno task run`, on ports
- * the process picks itself, and reads the chosen ports from its startup log.
+ * Starts `cmd/app/main.ts` as a real process with the exact flags of `deno task run`, for the
+ * end-to-end tests and the benchmark. {@link startService} waits until both servers listen (ports
+ * read from the startup log); {@link spawnService} returns at once, for tests that watch startup.
  *
  * @module
  */
@@ -14,19 +15,30 @@ export async function runFlags(): Promise<string[]> {
   return words.filter((w) => w.startsWith("--") && w !== "--env-file");
 }
 
-/** A running service process. */
-export interface ServiceProcess {
-  /** `http://127.0.0.1:<api port>`. */
-  api: string;
-  /** `http://127.0.0.1:<debug port>`. */
-  debug: string;
+/** A service process as started, before it necessarily listens. */
+export interface SpawnedService {
+  /** The process id. */
+  pid: number;
   /** Every stdout line so far. */
   lines: string[];
+  /** Resolves with the first log entry (parsed JSON line) `match` accepts; rejects on exit. */
+  waitForLog(match: (entry: LogEntry) => boolean): Promise<LogEntry>;
   /** Sends a signal; a no-op once the process has exited. */
   kill(signal: Deno.Signal): void;
   /** Resolves with the exit status; stdout and stderr fully read. */
   status: Promise<{ code: number; stderr: string }>;
 }
+
+/** A running service process. */
+export interface ServiceProcess extends SpawnedService {
+  /** `http://127.0.0.1:<api port>`. */
+  api: string;
+  /** `http://127.0.0.1:<debug port>`. */
+  debug: string;
+}
+
+/** One JSON log line. */
+export type LogEntry = Record<string, unknown> & { msg: string };
 
 /** Runs main.ts to completion (for processes expected to exit by themselves). */
 export async function runToExit(
@@ -43,10 +55,17 @@ export async function runToExit(
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
-/** Starts the service; resolves once both servers listen. */
-export async function startService(env: Record<string, string>): Promise<ServiceProcess> {
+/**
+ * Starts the service with `env` (defaults: ports 0, `WORKERS=1`) and returns at once.
+ * `options.flags` replaces the permission flags of `deno task run`.
+ */
+export async function spawnService(
+  env: Record<string, string>,
+  options: { flags?: string[] } = {},
+): Promise<SpawnedService> {
+  const flags = options.flags ?? await runFlags();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(await runFlags()), "cmd/app/main.ts"],
+    args: ["run", ...flags, "cmd/app/main.ts"],
     cwd: ROOT,
     env: { API_PORT: "0", DEBUG_PORT: "0", WORKERS: "1", ...env },
     stdin: "null",
@@ -54,10 +73,7 @@ export async function startService(env: Record<string, string>): Promise<Service
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
-  let apiPort: number | undefined;
-  let debugPort: number | undefined;
-  let onPorts: () => void = () => {};
-  const ports = new Promise<void>((resolve) => (onPorts = resolve));
+  const watchers = new Set<{ match: (e: LogEntry) => boolean; resolve: (e: LogEntry) => void }>();
   const stdout = (async () => {
     let buffer = "";
     for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
@@ -67,11 +83,18 @@ export async function startService(env: Record<string, string>): Promise<Service
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
         lines.push(line);
-        const entry = JSON.parse(line);
-        const port = Number(String(entry.address ?? "").split(":").at(-1));
-        if (entry.msg === "debug server listening") debugPort = port;
-        if (entry.msg === "api server listening") apiPort = port;
-        if (apiPort !== undefined && debugPort !== undefined) onPorts();
+        let entry: LogEntry;
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        for (const watcher of watchers) {
+          if (watcher.match(entry)) {
+            watchers.delete(watcher);
+            watcher.resolve(entry);
+          }
+        }
       }
     }
   })();
@@ -80,15 +103,23 @@ export async function startService(env: Record<string, string>): Promise<Service
     code: s.code,
     stderr: err,
   }));
-  const exited = status.then((s) => {
-    throw new Error(`service exited with ${s.code} before listening: ${s.stderr}`);
-  });
-  await Promise.race([ports, exited]);
-  exited.catch(() => {});
   return {
-    api: `http://127.0.0.1:${apiPort}`,
-    debug: `http://127.0.0.1:${debugPort}`,
+    pid: child.pid,
     lines,
+    waitForLog(match) {
+      for (const line of lines) {
+        try {
+          const entry = JSON.parse(line);
+          if (match(entry)) return Promise.resolve(entry);
+        } catch { /* not JSON */ }
+      }
+      return new Promise<LogEntry>((resolve, reject) => {
+        watchers.add({ match, resolve });
+        status.then((s) =>
+          reject(new Error(`service exited with ${s.code} before the log line: ${s.stderr}`))
+        );
+      });
+    },
     kill: (signal) => {
       try {
         child.kill(signal);
@@ -97,5 +128,27 @@ export async function startService(env: Record<string, string>): Promise<Service
       }
     },
     status,
+  };
+}
+
+/** The port in a `… listening` log entry's `address`. */
+function portOf(entry: LogEntry): number {
+  return Number(String(entry.address ?? "").split(":").at(-1));
+}
+
+/** Starts the service; resolves once both servers listen. */
+export async function startService(
+  env: Record<string, string>,
+  options: { flags?: string[] } = {},
+): Promise<ServiceProcess> {
+  const spawned = await spawnService(env, options);
+  const [debug, api] = await Promise.all([
+    spawned.waitForLog((e) => e.msg === "debug server listening"),
+    spawned.waitForLog((e) => e.msg === "api server listening"),
+  ]);
+  return {
+    ...spawned,
+    api: `http://127.0.0.1:${portOf(api)}`,
+    debug: `http://127.0.0.1:${portOf(debug)}`,
   };
 }
