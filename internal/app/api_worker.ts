@@ -88,6 +88,7 @@ function runApiWorker(scope: typeof self): void {
       for (const abort of captures.values()) abort.abort();
       await server?.shutdown();
     },
+    stats: () => server?.stats(),
   };
 
   scope.onmessage = (event: MessageEvent<WorkerStart>) => {
@@ -100,7 +101,10 @@ function runApiWorker(scope: typeof self): void {
     });
     const owner: OwnerPort = { ...rpc.remote, refill: (slot) => rpc.notify("refill", slot) };
     const sequences = createSequences(SequenceTable.attach(start.memory), owner);
-    const router = createRouter(apiRoutes(sequences, { batchMax: start.batchMax }), { logger });
+    const router = createRouter(
+      apiRoutes(sequences, { batchMax: start.batchMax, bodyTimeoutMs: start.bodyTimeoutMs }),
+      { logger },
+    );
     try {
       server = startServer({
         port: start.port,
@@ -109,6 +113,7 @@ function runApiWorker(scope: typeof self): void {
         handler: traceRequests(tracer, router),
         logger,
         name: `api worker ${start.index}`,
+        limits: start.limits,
         onAccepting: (listening) => status({ type: "state", listening }),
       });
       status({ type: "listening", port: server.port });

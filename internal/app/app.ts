@@ -44,6 +44,9 @@ export interface AppOptions {
   cmdline: string[];
 }
 
+/** Bounds on the debug server's clients: probes, scrapers and an operator's captures. */
+const DEBUG_LIMITS = { maxConnections: 256, headerTimeoutMs: 10_000, idleTimeoutMs: 60_000 };
+
 /** How long no API listener may accept connections before liveness answers 503 (ms). */
 const LIVENESS_DOWN_AFTER_MS = 30_000;
 
@@ -78,6 +81,7 @@ function startDebugServer(
     },
     metrics: {
       stats: () => state.owner?.stats(),
+      http: async () => await state.api?.httpStats(),
       ready: () => ready(state),
       build: { environment: config.environment, store: config.store.kind, workers: config.workers },
       startedAt: Date.now() - performance.now(),
@@ -91,6 +95,7 @@ function startDebugServer(
     logger,
     name: "debug server",
     finishedWhen: "response",
+    limits: DEBUG_LIMITS,
   });
   logger.info("debug server listening", { address: `${config.debugHost}:${server.port}` });
   return { server, profiler };
@@ -113,9 +118,12 @@ async function startOwner(state: AppState, store: Store): Promise<SequenceOwner>
 /** Step 3: the API's worker threads; resolves once every one listens. */
 async function startApi(state: AppState, owner: SequenceOwner): Promise<ApiPool> {
   const { config, logger } = state;
+  const { maxConnections, headerTimeoutMs, idleTimeoutMs, bodyTimeoutMs } = config.http;
   const api = await startApiPool({
     port: config.apiPort,
-    hostname: "0.0.0.0",
+    hostname: config.apiHost,
+    limits: { maxConnections, headerTimeoutMs, idleTimeoutMs },
+    bodyTimeoutMs,
     workers: config.workers,
     batchMax: config.batchMax,
     module: new URL("./api_worker.ts", import.meta.url),
@@ -123,7 +131,7 @@ async function startApi(state: AppState, owner: SequenceOwner): Promise<ApiPool>
     logger,
   });
   logger.info("api server listening", {
-    address: `0.0.0.0:${api.port}`,
+    address: `${config.apiHost}:${api.port}`,
     workers: config.workers,
     store: config.store.kind,
   });

@@ -11,6 +11,18 @@
 import { redactUrl } from "../store/postgres_url.ts";
 import type { StoreConfig } from "../store/store.ts";
 
+/** Bounds on the API's clients (see `Config.http`). */
+export interface HttpLimits {
+  /** Most connections open at once in the process. */
+  maxConnections: number;
+  /** Milliseconds a new connection has to send its first request's headers. */
+  headerTimeoutMs: number;
+  /** Milliseconds a connection may stay open with no request in flight. */
+  idleTimeoutMs: number;
+  /** Milliseconds a request body has to arrive. */
+  bodyTimeoutMs: number;
+}
+
 /** The effective configuration of one service process. */
 export interface Config {
   /** Port of the public API server (`API_PORT`, default 3000; 0 picks a free port). */
@@ -30,6 +42,15 @@ export interface Config {
    * else the embedded one in `DATA_DIR`.
    */
   store: StoreConfig;
+  /** Address the API binds (`API_HOST`, default `0.0.0.0`). */
+  apiHost: string;
+  /**
+   * Bounds on clients of the API: open connections per process (`HTTP_MAX_CONNECTIONS`, default
+   * 4096), time to send the first request's headers (`HTTP_HEADER_TIMEOUT_SEC`, default 10), time
+   * a connection may stay open with nothing in flight (`HTTP_IDLE_TIMEOUT_SEC`, default 60), and
+   * time to send a request body (`HTTP_BODY_TIMEOUT_SEC`, default 30).
+   */
+  http: HttpLimits;
   /** Largest `count` one request may reserve (`BATCH_MAX`, default 100000). */
   batchMax: number;
   /** HTTP listener threads for the API (`WORKERS`, default: number of CPUs). */
@@ -159,6 +180,13 @@ export function loadConfig(
     environment: nonEmpty(env, "ENVIRONMENT", "development"),
     dataDir,
     store: url === undefined ? { kind: "sqlite", dataDir } : { kind: "postgres", url, poolSize },
+    apiHost: nonEmpty(env, "API_HOST", "0.0.0.0"),
+    http: {
+      maxConnections: integer(env, "HTTP_MAX_CONNECTIONS", 4096, 1, 1_000_000),
+      headerTimeoutMs: integer(env, "HTTP_HEADER_TIMEOUT_SEC", 10, 1, 3600) * 1000,
+      idleTimeoutMs: integer(env, "HTTP_IDLE_TIMEOUT_SEC", 60, 1, 3600) * 1000,
+      bodyTimeoutMs: integer(env, "HTTP_BODY_TIMEOUT_SEC", 30, 1, 3600) * 1000,
+    },
     batchMax: integer(env, "BATCH_MAX", 100_000, 1, 10_000_000),
     workers: integer(env, "WORKERS", Math.max(1, Math.min(cpus, 64)), 1, 64),
     blockSizeMin,

@@ -38,6 +38,7 @@ export type ErrorCode =
   | "conflict"
   | "exhausted"
   | "too_large"
+  | "request_timeout"
   | "too_many"
   | "unavailable"
   | "client_closed"
@@ -52,6 +53,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   conflict: 409,
   exhausted: 409,
   too_large: 413,
+  request_timeout: 408,
   too_many: 503,
   unavailable: 503,
   client_closed: 499,

@@ -75,13 +75,27 @@ export interface RunningServer {
   readonly port: number;
   /** True while it accepts connections (false while accepting fails, and once stopped). */
   accepting(): boolean;
-  /** Open connections, and what was refused or closed so far. */
-  stats(): { open: number; refused: number; timedOut: number; acceptErrors: number };
+  /** Open connections, requests in flight, and what was refused or closed so far. */
+  stats(): ServerStats;
   /**
    * Stops accepting, lets in-flight requests finish (bodies included), then closes every
    * connection. Resolves when all are closed.
    */
   shutdown(): Promise<void>;
+}
+
+/** What a listener has seen. */
+export interface ServerStats {
+  /** Connections open now. */
+  open: number;
+  /** Requests being handled now. */
+  inFlight: number;
+  /** Connections closed at once because the cap was reached. */
+  refused: number;
+  /** Connections closed by the header or idle time limit. */
+  timedOut: number;
+  /** Failed accepts. */
+  acceptErrors: number;
 }
 
 type ServeOnConnection = (
@@ -119,6 +133,9 @@ interface Connection {
   since: number;
   finished: Promise<void>;
 }
+
+/** Milliseconds a connection stays open after a 408, for the answer to be written. */
+const LINGER_MS = 100;
 
 /** Milliseconds between sweeps (the resolution of the time limits). */
 const SWEEP_MS = 1_000;
@@ -202,7 +219,16 @@ export function startServer(options: ServerOptions): RunningServer {
           done();
           return answer;
         }
-        return answer.finally(done);
+        return answer.then((response) => {
+          done();
+          // A body that did not arrive in time: answered, then the slow client is let go (the
+          // runtime's `completed` does not settle while the rest of the body is still owed).
+          if (response.status === 408) setTimeout(() => c.abort.abort(), LINGER_MS);
+          return response;
+        }, (error) => {
+          done();
+          throw error;
+        });
       },
       onError,
       () => {},
@@ -260,7 +286,11 @@ export function startServer(options: ServerOptions): RunningServer {
   return {
     port,
     accepting: () => accepting && !stopped,
-    stats: () => ({ open: connections.size, ...counts }),
+    stats: () => {
+      let inFlight = 0;
+      for (const c of connections) inFlight += c.active;
+      return { open: connections.size, inFlight, ...counts };
+    },
     async shutdown() {
       if (!stopped) {
         stopped = true;

@@ -55,17 +55,23 @@ export async function runToExit(
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
 }
 
-/**
- * Starts the service with `env` (defaults: ports 0, `WORKERS=1`) and returns at once.
- * `options.flags` replaces the permission flags of `deno task run`.
- */
+/** Options of {@link spawnService}. */
+export interface SpawnOptions {
+  /** Replaces the permission flags of `deno task run`. */
+  flags?: string[];
+  /** A program the service runs under, e.g. `["prlimit", "--nofile=200:200", "--"]`. */
+  prefix?: string[];
+}
+
+/** Starts the service with `env` (defaults: ports 0, `WORKERS=1`) and returns at once. */
 export async function spawnService(
   env: Record<string, string>,
-  options: { flags?: string[] } = {},
+  options: SpawnOptions = {},
 ): Promise<SpawnedService> {
   const flags = options.flags ?? await runFlags();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, "cmd/app/main.ts"],
+  const argv = [...(options.prefix ?? []), Deno.execPath(), "run", ...flags, "cmd/app/main.ts"];
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     cwd: ROOT,
     env: { API_PORT: "0", DEBUG_PORT: "0", WORKERS: "1", ...env },
     stdin: "null",
@@ -139,7 +145,7 @@ function portOf(entry: LogEntry): number {
 /** Starts the service; resolves once both servers listen. */
 export async function startService(
   env: Record<string, string>,
-  options: { flags?: string[] } = {},
+  options: SpawnOptions = {},
 ): Promise<ServiceProcess> {
   const spawned = await spawnService(env, options);
   const [debug, api] = await Promise.all([

@@ -9,10 +9,38 @@
 import type { OwnerStats, SequenceStats } from "../atomicSequence/owner.ts";
 import type { Route } from "../http/router.ts";
 
+/** The API listeners' connections, summed over its threads. */
+export interface HttpStats {
+  /** API listener threads configured, and how many accept connections now. */
+  workers: number;
+  listening: number;
+  /** Connections open now, and requests being handled. */
+  open: number;
+  inFlight: number;
+  /** Connections closed at once because the cap was reached. */
+  refused: number;
+  /** Connections closed for a header or idle time limit. */
+  timedOut: number;
+  /** Failed accepts (for example out of file descriptors). */
+  acceptErrors: number;
+}
+
+/** What one scrape shows. */
+export interface MetricsView {
+  /** The owner's view, or `undefined` while the service is still starting. */
+  stats: OwnerStats | undefined;
+  /** True when readiness answers 200. */
+  ready: boolean;
+  /** The API's connections, or `undefined` while it starts. */
+  http: HttpStats | undefined;
+}
+
 /** Options of {@link metricsRoutes}. */
 export interface MetricsOptions {
   /** The owner's view, or `undefined` while the service is still starting. */
   stats: () => OwnerStats | undefined;
+  /** The API's connections (asked of every API thread), or `undefined` while it starts. */
+  http?: () => Promise<HttpStats | undefined>;
   /** True when readiness answers 200. */
   ready: () => boolean;
   /** Constant labels of `sequencer_build_info`. */
@@ -79,12 +107,57 @@ const PER_SEQUENCE: [
   ],
 ];
 
+/** The API's connection families; none while it starts. */
+function httpFamilies(http: HttpStats | undefined): string[] {
+  if (http === undefined) return [];
+  const one = (
+    name: string,
+    type: "counter" | "gauge",
+    help: string,
+    value: number,
+  ) => family(name, type, help, [["", value]]);
+  return [
+    one("sequencer_api_workers", "gauge", "API listener threads configured.", http.workers),
+    one(
+      "sequencer_api_workers_listening",
+      "gauge",
+      "API listener threads accepting connections now.",
+      http.listening,
+    ),
+    one("sequencer_http_connections", "gauge", "API connections open now.", http.open),
+    one(
+      "sequencer_http_requests_in_flight",
+      "gauge",
+      "API requests being handled now.",
+      http.inFlight,
+    ),
+    one(
+      "sequencer_http_connections_refused_total",
+      "counter",
+      "API connections closed at once because HTTP_MAX_CONNECTIONS was reached.",
+      http.refused,
+    ),
+    one(
+      "sequencer_http_connections_timed_out_total",
+      "counter",
+      "API connections closed by the header or idle time limit.",
+      http.timedOut,
+    ),
+    one(
+      "sequencer_http_accept_errors_total",
+      "counter",
+      "Failed accepts of API connections (for example out of file descriptors).",
+      http.acceptErrors,
+    ),
+  ];
+}
+
 /** The exposition text of one scrape. Pure: bigints are written as exact digits. */
 export function renderMetrics(
-  snapshot: OwnerStats | undefined,
-  ready: boolean,
+  view: MetricsView,
   options: Pick<MetricsOptions, "build" | "startedAt">,
 ): string {
+  const { stats: snapshot, ready } = view;
   const bySequence = (
     pick: (s: SequenceStats) => bigint | number | undefined,
   ): [string, bigint | number][] =>
@@ -95,6 +168,7 @@ export function renderMetrics(
   const { environment, store, workers } = options.build;
   const families = [
     ...PER_SEQUENCE.map(([name, type, help, pick]) => family(name, type, help, bySequence(pick))),
+    ...httpFamilies(view.http),
     family("sequencer_ready", "gauge", "1 when readiness answers 200.", [["", ready ? 1 : 0]]),
     family("sequencer_store_up", "gauge", "1 while the store answers.", [
       ["", snapshot?.storeUp ? 1 : 0],
@@ -126,9 +200,12 @@ export function metricsRoutes(options: MetricsOptions): Route[] {
     method: "GET",
     path: "/debug/metrics",
     summary: "counters in the Prometheus text format",
-    handler: () =>
-      new Response(renderMetrics(options.stats(), options.ready(), options), {
+    handler: async () => {
+      const http = await options.http?.();
+      const view = { stats: options.stats(), ready: options.ready(), http };
+      return new Response(renderMetrics(view, options), {
         headers: { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" },
-      }),
+      });
+    },
   }];
 }

@@ -8,6 +8,8 @@
  */
 import { OWNER_OPERATIONS, type SequenceOwner } from "../atomicSequence/owner.ts";
 import { unavailable } from "../domain/domain.ts";
+import type { ConnectionLimits, ServerStats } from "../http/serve.ts";
+import type { HttpStats } from "../metrics/metrics.ts";
 import type { Logger } from "../log/log.ts";
 import type { ThreadProfile } from "../profiling/merge.ts";
 import type { OtherThreads } from "../profiling/pprof_routes.ts";
@@ -32,6 +34,10 @@ export interface ApiPoolOptions {
   workers: number;
   /** Largest `count`. */
   batchMax: number;
+  /** Bounds on clients; `maxConnections` is for the whole pool, split over the workers. */
+  limits: ConnectionLimits;
+  /** Milliseconds a request body has to arrive. */
+  bodyTimeoutMs: number;
   /** The owner of the shared table. */
   owner: SequenceOwner;
   /** Where to log. */
@@ -50,6 +56,8 @@ export interface ApiPool {
   health(): { workers: number; listening: number; downForMs: number };
   /** Profiling and tracing of the worker threads, for the debug server. */
   threads: OtherThreads;
+  /** The workers' connections, summed; a worker that does not answer within a second is left out. */
+  httpStats(): Promise<HttpStats>;
   /** Drains every worker (in-flight requests finish), then ends the threads. */
   shutdown(): Promise<void>;
 }
@@ -133,6 +141,11 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
         port,
         hostname: options.hostname,
         batchMax: options.batchMax,
+        limits: {
+          ...options.limits,
+          maxConnections: Math.ceil(options.limits.maxConnections / workers),
+        },
+        bodyTimeoutMs: options.bodyTimeoutMs,
         index,
       };
       worker.postMessage(start, [channel.port2]);
@@ -235,6 +248,36 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
             };
           }),
         ),
+    },
+    async httpStats() {
+      const sum: HttpStats = {
+        workers,
+        listening: listeningCount(),
+        open: 0,
+        inFlight: 0,
+        refused: 0,
+        timedOut: 0,
+        acceptErrors: 0,
+      };
+      const answers = await Promise.all(
+        live().map((running) => {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const late = new Promise<undefined>((
+            r,
+          ) => (timer = setTimeout(() => r(undefined), 1_000)));
+          return Promise.race([running.control.remote.stats().catch(() => undefined), late])
+            .finally(() => clearTimeout(timer));
+        }),
+      );
+      for (const stats of answers as (ServerStats | undefined)[]) {
+        if (stats === undefined) continue;
+        sum.open += stats.open;
+        sum.inFlight += stats.inFlight;
+        sum.refused += stats.refused;
+        sum.timedOut += stats.timedOut;
+        sum.acceptErrors += stats.acceptErrors;
+      }
+      return sum;
     },
     async shutdown() {
       stopping = true;

@@ -4,6 +4,7 @@
  * @module
  */
 import type { SequenceTableMemory } from "../atomicSequence/atomic_sequence.ts";
+import type { ConnectionLimits, ServerStats } from "../http/serve.ts";
 import type { TraceDocument } from "../profiling/trace.ts";
 
 /** A profile to capture in a worker. */
@@ -32,6 +33,8 @@ export interface WorkerControl {
   traceStop(): { doc: TraceDocument; timeOrigin: number };
   /** Ends captures, stops accepting, and lets in-flight requests finish. */
   shutdown(): Promise<void>;
+  /** The worker's connections. */
+  stats(): ServerStats | undefined;
 }
 
 /** The names of the {@link WorkerControl} calls. */
@@ -41,6 +44,7 @@ export const WORKER_CONTROL_OPERATIONS = [
   "traceStart",
   "traceStop",
   "shutdown",
+  "stats",
 ] as const satisfies readonly (keyof WorkerControl)[];
 
 /** What a worker reports without being asked. */
@@ -61,6 +65,10 @@ export interface WorkerStart {
   hostname: string;
   /** Largest `count`. */
   batchMax: number;
+  /** Bounds on this worker's clients. */
+  limits: ConnectionLimits;
+  /** Milliseconds a request body has to arrive. */
+  bodyTimeoutMs: number;
   /** The worker's index, for logs. */
   index: number;
 }

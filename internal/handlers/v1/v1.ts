@@ -20,6 +20,8 @@ import { parseCreateBody, parseName } from "./parse.ts";
 export interface V1Options {
   /** Largest `count` per request. */
   batchMax: number;
+  /** Milliseconds a request body has to arrive (default 30 s). */
+  bodyTimeoutMs?: number;
 }
 
 /** Largest create body accepted (bytes). */
@@ -62,6 +64,7 @@ function formatOf(ctx: RequestContext): NumberFormat {
 /** The v1 routes over `sequences`. */
 export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
   const countRule = { name: "count", min: 1, max: options.batchMax };
+  const bodyLimits = { maxBytes: MAX_BODY_BYTES, timeoutMs: options.bodyTimeoutMs ?? 30_000 };
 
   /** The one path of every number answer: read the query, take, write the body. */
   function next(name: string, ctx: RequestContext): Response | Promise<Response> {
@@ -84,7 +87,7 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
     const format = formatOf(ctx);
     // The body is read as JSON whatever its content-type says, so `curl -d '{"start":5}'`
     // (which labels it as a form) works as a user expects.
-    const start = parseCreateBody(await readBody(req, MAX_BODY_BYTES));
+    const start = parseCreateBody(await readBody(req, bodyLimits));
     const result = await sequences.create(name, start);
     if (result.record.start !== start) {
       throw new SequencerError(

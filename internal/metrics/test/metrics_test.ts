@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  labelValue,
-  METRICS_CONTENT_TYPE,
-  metricsRoutes,
-  renderMetrics,
-} from "../metrics.ts";
+import { labelValue, METRICS_CONTENT_TYPE, metricsRoutes, renderMetrics } from "../metrics.ts";
 import type { OwnerStats } from "../../atomicSequence/owner.ts";
 import { createRouter } from "../../http/router.ts";
 
@@ -48,7 +43,9 @@ function samples(text: string): Map<string, string> {
 
 Deno.test("metrics in the Prometheus text format", async (t) => {
   await t.step("per-sequence counters, with exact digits above 2^53", () => {
-    const got = samples(renderMetrics(snapshot, true, { build, startedAt }));
+    const got = samples(
+      renderMetrics({ stats: snapshot, ready: true, http: undefined }, { build, startedAt }),
+    );
     assert.equal(got.get('sequencer_numbers_total{sequence="default"}'), "1500");
     assert.equal(got.get('sequencer_last_number{sequence="big"}'), "9007199254740993");
     assert.equal(got.get('sequencer_blocks_reserved_total{sequence="default"}'), "3");
@@ -60,13 +57,18 @@ Deno.test("metrics in the Prometheus text format", async (t) => {
   });
 
   await t.step("a sequence that has handed out nothing has no last number", () => {
-    const got = samples(renderMetrics(snapshot, true, { build, startedAt }));
+    const got = samples(
+      renderMetrics({ stats: snapshot, ready: true, http: undefined }, { build, startedAt }),
+    );
     assert.equal(got.get('sequencer_numbers_total{sequence="unused"}'), "0");
     assert.equal(got.has('sequencer_last_number{sequence="unused"}'), false);
   });
 
   await t.step("every family has HELP and TYPE once, before its samples", () => {
-    const text = renderMetrics(snapshot, false, { build, startedAt });
+    const text = renderMetrics({ stats: snapshot, ready: false, http: undefined }, {
+      build,
+      startedAt,
+    });
     const lines = text.split("\n");
     const names = new Set(
       lines.filter((l) => l && !l.startsWith("#")).map((l) => l.split(/[{ ]/)[0]),
@@ -81,7 +83,9 @@ Deno.test("metrics in the Prometheus text format", async (t) => {
   });
 
   await t.step("while starting: no sequences, not ready, store not up, build info still", () => {
-    const got = samples(renderMetrics(undefined, false, { build, startedAt }));
+    const got = samples(
+      renderMetrics({ stats: undefined, ready: false, http: undefined }, { build, startedAt }),
+    );
     assert.equal([...got.keys()].some((k) => k.startsWith("sequencer_numbers_total")), false);
     assert.equal(got.get("sequencer_ready"), "0");
     assert.equal(got.get("sequencer_store_up"), "0");
@@ -89,9 +93,31 @@ Deno.test("metrics in the Prometheus text format", async (t) => {
     assert.match(info!, /environment="prod",store="sqlite",workers="2",deno="\d/);
   });
 
+  await t.step("the API's connections: workers, open, in flight, refused, timed out", () => {
+    const http = {
+      workers: 4,
+      listening: 3,
+      open: 120,
+      inFlight: 7,
+      refused: 2,
+      timedOut: 15,
+      acceptErrors: 9,
+    };
+    const got = samples(
+      renderMetrics({ stats: snapshot, ready: true, http }, { build, startedAt }),
+    );
+    assert.equal(got.get("sequencer_api_workers"), "4");
+    assert.equal(got.get("sequencer_api_workers_listening"), "3");
+    assert.equal(got.get("sequencer_http_connections"), "120");
+    assert.equal(got.get("sequencer_http_requests_in_flight"), "7");
+    assert.equal(got.get("sequencer_http_connections_refused_total"), "2");
+    assert.equal(got.get("sequencer_http_connections_timed_out_total"), "15");
+    assert.equal(got.get("sequencer_http_accept_errors_total"), "9");
+  });
+
   await t.step("label values escape backslash, quote and newline", () => {
     assert.equal(labelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
-    const text = renderMetrics(undefined, false, {
+    const text = renderMetrics({ stats: undefined, ready: false, http: undefined }, {
       build: { ...build, environment: 'x"y' },
       startedAt,
     });
