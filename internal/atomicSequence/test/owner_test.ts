@@ -9,8 +9,8 @@ import {
   DEFAULT_SEQUENCE,
   type ErrorCode,
   INT64_MAX,
-  type Sequences,
   SequencerError,
+  type Sequences,
   unavailable,
 } from "../../domain/domain.ts";
 import { silentLogger } from "../../log/log.ts";
@@ -176,7 +176,10 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
         const bound = (await store.inner.get(DEFAULT_SEQUENCE))!.upper;
         assert.ok(before.every((n) => n <= bound));
         assert.equal(before.at(-1), bound, "the committed blocks are used up before failing");
-        await assert.rejects(async () => await client.next(DEFAULT_SEQUENCE, 1n), coded("unavailable"));
+        await assert.rejects(
+          async () => await client.next(DEFAULT_SEQUENCE, 1n),
+          coded("unavailable"),
+        );
         await until(() => !owner.ready(), "readiness is off while the store fails");
         store.failing = false;
         let after: bigint | undefined;
@@ -293,23 +296,29 @@ Deno.test("named sequences and the 64-bit limit", async (t) => {
     });
   });
 
-  await t.step("a batch near the 64-bit top says how many remain; smaller ones still work", async () => {
-    await withService(async (client) => {
-      await client.create("edge", INT64_MAX - 2n);
-      await assert.rejects(async () => await client.next("edge", 5n), (error: unknown) => {
-        coded("exhausted")(error);
-        const { message, details } = error as SequencerError;
-        assert.match(message, /has only 3 numbers left below 9223372036854775807/);
-        assert.match(message, /ask for at most 3/);
-        assert.equal(details?.remaining, 3n);
-        return true;
+  await t.step(
+    "a batch near the 64-bit top says how many remain; smaller ones still work",
+    async () => {
+      await withService(async (client) => {
+        await client.create("edge", INT64_MAX - 2n);
+        await assert.rejects(async () => await client.next("edge", 5n), (error: unknown) => {
+          coded("exhausted")(error);
+          const { message, details } = error as SequencerError;
+          assert.match(message, /has only 3 numbers left below 9223372036854775807/);
+          assert.match(message, /ask for at most 3/);
+          assert.equal(details?.remaining, 3n);
+          return true;
+        });
+        assert.equal(await client.next("edge", 1n), INT64_MAX - 2n);
+        assert.equal(await client.next("edge", 1n), INT64_MAX - 1n);
+        assert.equal(await client.next("edge", 1n), INT64_MAX);
+        await assert.rejects(
+          async () => await client.next("edge", 1n),
+          /is exhausted: it has reached/,
+        );
       });
-      assert.equal(await client.next("edge", 1n), INT64_MAX - 2n);
-      assert.equal(await client.next("edge", 1n), INT64_MAX - 1n);
-      assert.equal(await client.next("edge", 1n), INT64_MAX);
-      await assert.rejects(async () => await client.next("edge", 1n), /is exhausted: it has reached/);
-    });
-  });
+    },
+  );
 });
 
 Deno.test("blocks of one number: nothing is reserved ahead, so owners sharing a store stay in order", async (t) => {

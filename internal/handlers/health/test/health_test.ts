@@ -48,14 +48,17 @@ Deno.test("health endpoints report readiness and liveness", async (t) => {
     assert.equal((await get("/debug/liveness")).status, 200, "down, but within the grace time");
   });
 
-  await t.step("liveness is 503 once no listener has listened for longer than allowed", async () => {
-    api = { workers: 2, listening: 0, downForMs: 31_000 };
-    const res = await get("/debug/liveness");
-    assert.equal(res.status, 503);
-    assert.equal(res.body.status, "down");
-    assert.deepEqual(res.body.api, { workers: 2, listening: 0 });
-    assert.match(res.body.error, /no API listener has accepted connections for 31 s/);
-  });
+  await t.step(
+    "liveness is 503 once no listener has listened for longer than allowed",
+    async () => {
+      api = { workers: 2, listening: 0, downForMs: 31_000 };
+      const res = await get("/debug/liveness");
+      assert.equal(res.status, 503);
+      assert.equal(res.body.status, "down");
+      assert.deepEqual(res.body.api, { workers: 2, listening: 0 });
+      assert.match(res.body.error, /no API listener has accepted connections for 31 s/);
+    },
+  );
 
   await t.step("the host name is the system's, or unavailable without permission", async () => {
     const host = hostName();
