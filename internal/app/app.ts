@@ -106,6 +106,7 @@ async function startOwner(state: AppState, store: Store): Promise<SequenceOwner>
   const { config, logger } = state;
   return await SequenceOwner.start(store, {
     logger,
+    capacity: config.sequencesMax,
     sizing: {
       ...DEFAULT_SIZING,
       min: BigInt(config.blockSizeMin),

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { SEQUENCE_CAPACITY } from "../domain/domain.ts";
 import { redactUrl } from "../store/postgres_url.ts";
 import type { StoreConfig } from "../store/store.ts";
 
@@ -51,6 +52,8 @@ export interface Config {
    * time to send a request body (`HTTP_BODY_TIMEOUT_SEC`, default 30).
    */
   http: HttpLimits;
+  /** Distinct sequences one process serves (`SEQUENCES_MAX`, default 4096; slots of shared memory). */
+  sequencesMax: number;
   /** Largest `count` one request may reserve (`BATCH_MAX`, default 100000). */
   batchMax: number;
   /** HTTP listener threads for the API (`WORKERS`, default: number of CPUs). */
@@ -187,6 +190,7 @@ export function loadConfig(
       idleTimeoutMs: integer(env, "HTTP_IDLE_TIMEOUT_SEC", 60, 1, 3600) * 1000,
       bodyTimeoutMs: integer(env, "HTTP_BODY_TIMEOUT_SEC", 30, 1, 3600) * 1000,
     },
+    sequencesMax: integer(env, "SEQUENCES_MAX", SEQUENCE_CAPACITY, 2, 1_000_000),
     batchMax: integer(env, "BATCH_MAX", 100_000, 1, 10_000_000),
     workers: integer(env, "WORKERS", Math.max(1, Math.min(cpus, 64)), 1, 64),
     blockSizeMin,

@@ -26,7 +26,7 @@ export const SEQUENCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const SEQUENCE_NAME_RULE =
   "must be 1 to 64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit";
 
-/** Distinct sequences one process serves at once (slots of the shared table). */
+/** Distinct sequences one process serves by default (slots of the shared table; `SEQUENCES_MAX`). */
 export const SEQUENCE_CAPACITY = 4096;
 
 /** What went wrong, as a stable code that clients may branch on. */
