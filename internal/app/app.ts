@@ -18,6 +18,7 @@ import { reservationTracer, Tracer } from "../profiling/trace.ts";
 import { openStore } from "../store/open_store.ts";
 import type { Store } from "../store/store.ts";
 import { type ApiPool, startApiPool } from "../workers/api_pool.ts";
+import { claimPort, type PortClaim } from "./port_claim.ts";
 import { debugRoutes } from "./routes.ts";
 
 /** How a shutdown ended. */
@@ -58,6 +59,7 @@ interface AppState {
   store?: Store;
   owner?: SequenceOwner;
   api?: ApiPool;
+  port?: PortClaim;
   stopping: boolean;
 }
 
@@ -159,6 +161,7 @@ async function shutdown(
     await debug.server.shutdown();
     await state.owner?.close();
     await state.store?.close();
+    state.port?.release();
     return "graceful";
   })();
   const outcome = await Promise.race([drain, timeout]);
@@ -179,7 +182,17 @@ async function shutdown(
 export async function startApp(config: Config, logger: Logger, options: AppOptions): Promise<App> {
   logger.info("starting", { config: describeConfig(config), pid: Deno.pid });
   const state: AppState = { config, logger, tracer: new Tracer(), stopping: false };
-  const debug = startDebugServer(state, options);
+  state.port = await claimPort(config.apiPort, {
+    hostname: config.apiHost,
+    lockDir: config.lockDir,
+  });
+  let debug;
+  try {
+    debug = startDebugServer(state, options);
+  } catch (error) {
+    state.port.release();
+    throw error;
+  }
   try {
     state.store = await openStore(config.store, { logger });
     state.owner = await startOwner(state, state.store);
@@ -190,6 +203,7 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     await state.owner?.close();
     await state.store?.close();
     await debug.server.shutdown();
+    state.port.release();
     throw error;
   }
   return {

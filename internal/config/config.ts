@@ -45,6 +45,8 @@ export interface Config {
   store: StoreConfig;
   /** Address the API binds (`API_HOST`, default `0.0.0.0`). */
   apiHost: string;
+  /** Folder of the per-port lock files that keep two processes off one API port (`LOCK_DIR`, default `/tmp`). */
+  lockDir: string;
   /**
    * Bounds on clients of the API: open connections per process (`HTTP_MAX_CONNECTIONS`, default
    * 4096), time to send the first request's headers (`HTTP_HEADER_TIMEOUT_SEC`, default 10), time
@@ -184,6 +186,7 @@ export function loadConfig(
     dataDir,
     store: url === undefined ? { kind: "sqlite", dataDir } : { kind: "postgres", url, poolSize },
     apiHost: nonEmpty(env, "API_HOST", "0.0.0.0"),
+    lockDir: nonEmpty(env, "LOCK_DIR", "/tmp"),
     http: {
       maxConnections: integer(env, "HTTP_MAX_CONNECTIONS", 4096, 1, 1_000_000),
       headerTimeoutMs: integer(env, "HTTP_HEADER_TIMEOUT_SEC", 10, 1, 3600) * 1000,
