@@ -22,10 +22,18 @@ import type { Logger } from "../log/log.ts";
 import { SequenceTable, SlotState } from "./atomic_sequence.ts";
 import { type BlockSizing, DEFAULT_SIZING, nextBlockSize } from "./block_size.ts";
 
+/** Where a sequence lives in the table: its slot and the slot's binding (see `SequenceTable`). */
+export interface SlotRef {
+  /** The slot. */
+  slot: number;
+  /** The binding a take must name. */
+  binding: number;
+}
+
 /** What a taker in any thread may ask of the owner: slots, refills, and the store's operations. */
 export interface OwnerPort extends SequenceAdmin {
   /** The slot of `name`, loading it from the store on first use. */
-  resolve(name: string): Promise<number>;
+  resolve(name: string): Promise<SlotRef>;
   /** Asks for a new block for `slot` (the caller has claimed the slot's refill). */
   refill(slot: number): void;
 }
@@ -88,6 +96,7 @@ export interface OwnerOptions {
 
 interface SlotMeta {
   name: string;
+  binding: number;
   size: bigint;
   /** When the previous refill was asked for: the time between two is how long a block lasted. */
   requestedAt: number | undefined;
@@ -120,9 +129,12 @@ export class SequenceOwner implements OwnerPort {
   readonly #prefetch: boolean;
   readonly #retry: { initial: number; max: number };
   readonly #onReserve: OwnerOptions["onReserve"];
-  readonly #slots = new Map<string, number>();
-  readonly #resolving = new Map<string, Promise<number>>();
-  readonly #meta: SlotMeta[] = [];
+  readonly #slots = new Map<string, SlotRef>();
+  readonly #resolving = new Map<string, Promise<SlotRef>>();
+  /** Per slot, the sequence bound to it; `undefined` for a free slot. */
+  readonly #meta: (SlotMeta | undefined)[] = [];
+  /** Slots given back, to be bound again before new ones. */
+  readonly #free: number[] = [];
   #healthy = true;
   #started = false;
   #closed = false;
@@ -153,7 +165,7 @@ export class SequenceOwner implements OwnerPort {
    */
   static async start(store: Store, options: OwnerOptions): Promise<SequenceOwner> {
     const owner = new SequenceOwner(store, options);
-    const slot = await owner.resolve(DEFAULT_SEQUENCE);
+    const { slot } = await owner.resolve(DEFAULT_SEQUENCE);
     // Without prefetch, resolving `default` proved the store answers; a block reserved now would
     // be a number held ahead of other replicas, which that mode exists to avoid.
     if (owner.#prefetch) {
@@ -188,14 +200,19 @@ export class SequenceOwner implements OwnerPort {
     if (this.#closed) return;
     try {
       await this.#store.ping();
-      if (this.#meta.every((m) => m.timer === undefined)) this.#setHealthy(true);
+      if (this.#bound().every((m) => m.timer === undefined)) this.#setHealthy(true);
     } catch {
       this.#setHealthy(false);
     }
   }
 
+  /** The sequences bound to slots. */
+  #bound(): SlotMeta[] {
+    return this.#meta.filter((m): m is SlotMeta => m !== undefined);
+  }
+
   /** The slot of `name`; see {@link OwnerPort.resolve}. */
-  resolve(name: string): Promise<number> {
+  resolve(name: string): Promise<SlotRef> {
     const known = this.#slots.get(name);
     if (known !== undefined) return Promise.resolve(known);
     let pending = this.#resolving.get(name);
@@ -206,10 +223,10 @@ export class SequenceOwner implements OwnerPort {
     return pending;
   }
 
-  async #load(name: string): Promise<number> {
+  async #load(name: string): Promise<SlotRef> {
     const record = await this.#track(this.#store.get(name));
     if (record === undefined) throw notFound(name);
-    const slot = this.#meta.length;
+    const slot = this.#free.pop() ?? this.#meta.length;
     if (slot >= this.table.capacity) {
       throw new SequencerError(
         "too_many",
@@ -218,8 +235,10 @@ export class SequenceOwner implements OwnerPort {
         { details: { limit: this.table.capacity } },
       );
     }
-    this.#meta.push({
+    const { binding } = this.table.rebind(slot);
+    this.#meta[slot] = {
       name,
+      binding,
       size: this.#sizing.min,
       requestedAt: undefined,
       backoff: this.#retry.initial,
@@ -229,9 +248,10 @@ export class SequenceOwner implements OwnerPort {
       again: false,
       blocks: 0,
       failures: 0,
-    });
-    this.#slots.set(name, slot);
-    return slot;
+    };
+    const ref = { slot, binding };
+    this.#slots.set(name, ref);
+    return ref;
   }
 
   /** Asks for a new block; see {@link OwnerPort.refill}. */
@@ -261,6 +281,7 @@ export class SequenceOwner implements OwnerPort {
 
   async #refill(slot: number, retry: boolean): Promise<void> {
     const meta = this.#meta[slot];
+    if (meta === undefined) return;
     const { demand, waiting, standbySize } = this.table.demand(slot);
     if (standbySize > 0n && standbySize >= demand) {
       this.table.publish(slot, SlotState.Ok, true);
@@ -312,6 +333,7 @@ export class SequenceOwner implements OwnerPort {
 
   #scheduleRetry(slot: number, delay: number, backingOff: boolean): void {
     const meta = this.#meta[slot];
+    if (meta === undefined) return;
     clearTimeout(meta.timer);
     meta.backingOff = backingOff;
     meta.timer = setTimeout(() => {
@@ -328,7 +350,7 @@ export class SequenceOwner implements OwnerPort {
    */
   #retryNow(): void {
     for (let slot = 0; slot < this.#meta.length; slot++) {
-      if (this.#meta[slot].backingOff) this.#scheduleRetry(slot, 0, false);
+      if (this.#meta[slot]?.backingOff) this.#scheduleRetry(slot, 0, false);
     }
   }
 
@@ -339,7 +361,7 @@ export class SequenceOwner implements OwnerPort {
         this.#retryNow();
         // Ready again only when no sequence still waits for a block: one answer from the store
         // does not mean every sequence is served.
-        if (!this.#healthy && this.#meta.every((m) => m.timer === undefined)) {
+        if (!this.#healthy && this.#bound().every((m) => m.timer === undefined)) {
           this.#setHealthy(true);
         }
       }
@@ -354,12 +376,13 @@ export class SequenceOwner implements OwnerPort {
   stats(): OwnerStats {
     return {
       storeUp: this.#healthy,
-      sequences: this.#meta.map((meta, slot) => {
-        const numbers = this.table.taken(slot);
+      sequences: this.#meta.flatMap((meta, slot) => {
+        if (meta === undefined) return [];
+        const handed = this.table.handed(slot);
         return {
           name: meta.name,
-          numbers,
-          lastNumber: numbers > 0n ? this.table.cursor(slot).lastOut : undefined,
+          numbers: handed.numbers,
+          lastNumber: handed.last,
           blocks: meta.blocks,
           failures: meta.failures,
           blockSize: meta.size,
@@ -372,11 +395,11 @@ export class SequenceOwner implements OwnerPort {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#pingTimer);
-    for (const meta of this.#meta) {
+    for (const meta of this.#bound()) {
       clearTimeout(meta.timer);
       meta.timer = undefined;
       meta.backingOff = false;
     }
-    await Promise.allSettled(this.#meta.map((meta) => meta.running));
+    await Promise.allSettled(this.#bound().map((meta) => meta.running));
   }
 }

@@ -8,12 +8,13 @@
 import {
   ADMIN_OPERATIONS,
   exhausted,
+  retired,
   type SequenceAdmin,
   type Sequences,
   unavailable,
 } from "../domain/domain.ts";
 import { type SequenceTable, SlotState } from "./atomic_sequence.ts";
-import type { OwnerPort } from "./owner.ts";
+import type { OwnerPort, SlotRef } from "./owner.ts";
 
 /** How long a request may wait for a block before it gets 503 (ms). */
 export const BLOCK_WAIT_MS = 5_000;
@@ -34,29 +35,36 @@ export function createSequences(
   owner: OwnerPort,
   options: SequencesOptions = {},
 ): Sequences {
-  const slots = new Map<string, number>();
+  const slots = new Map<string, SlotRef>();
   const waitMs = options.waitMs ?? BLOCK_WAIT_MS;
 
   /** Takes without awaiting; `undefined` when no reserved block has room for `count`. */
-  function take(slot: number, count: bigint): bigint | undefined {
-    const first = table.take(slot, count);
-    if (table.refillDue) owner.refill(slot);
+  function take(ref: SlotRef, count: bigint): bigint | undefined {
+    const first = table.take(ref.slot, ref.binding, count);
+    if (table.refillDue) owner.refill(ref.slot);
     return first;
   }
 
   async function wait(name: string, count: bigint): Promise<bigint> {
-    let slot = slots.get(name);
-    if (slot === undefined) {
-      slot = await owner.resolve(name);
-      slots.set(name, slot);
-    }
     const deadline = performance.now() + waitMs;
     for (;;) {
+      let ref = slots.get(name);
+      if (ref === undefined || table.binding(ref.slot) !== ref.binding) {
+        // Not seen yet, or its slot was given to another sequence since: ask the owner.
+        ref = await owner.resolve(name);
+        slots.set(name, ref);
+      }
+      const { slot } = ref;
       // Read the generation before taking, so a refill finishing in between is not missed.
       const seen = table.generation(slot);
-      const first = take(slot, count);
+      const first = take(ref, count);
       if (first !== undefined) return first;
+      if (table.binding(slot) !== ref.binding) continue;
       const state = table.state(slot);
+      if (state === SlotState.Retired) {
+        slots.delete(name);
+        throw retired(name);
+      }
       if (state === SlotState.Exhausted) throw exhausted(name, table.remaining(slot), count);
       if (state === SlotState.StoreUnavailable) {
         throw unavailable(
@@ -87,9 +95,9 @@ export function createSequences(
   return {
     ...(admin as unknown as SequenceAdmin),
     next(name, count) {
-      const slot = slots.get(name);
-      if (slot !== undefined) {
-        const first = take(slot, count);
+      const ref = slots.get(name);
+      if (ref !== undefined) {
+        const first = take(ref, count);
         if (first !== undefined) return first;
       }
       return wait(name, count);

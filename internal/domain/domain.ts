@@ -37,6 +37,7 @@ export type ErrorCode =
   | "method_not_allowed"
   | "conflict"
   | "exhausted"
+  | "retired"
   | "too_large"
   | "request_timeout"
   | "too_many"
@@ -52,6 +53,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   method_not_allowed: 405,
   conflict: 409,
   exhausted: 409,
+  retired: 410,
   too_large: 413,
   request_timeout: 408,
   too_many: 503,
@@ -131,6 +133,15 @@ export function exhausted(name: string, remaining: bigint, count: bigint): Seque
     } left below ${INT64_MAX}: count=${count} cannot be served whole (batches are all or ` +
       `nothing); ask for at most ${remaining}`;
   return new SequencerError("exhausted", message, { details: { sequence: name, remaining } });
+}
+
+/** The sequence was retired: it never hands out a number again. */
+export function retired(name: string): SequencerError {
+  return new SequencerError(
+    "retired",
+    `sequence ${JSON.stringify(name)} is retired: it hands out no more numbers`,
+    { details: { sequence: name } },
+  );
 }
 
 /** The store cannot commit or answer: fail closed, never a number. */
