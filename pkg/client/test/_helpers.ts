@@ -1,0 +1,49 @@
+/**
+ * Helpers of the client tests: real service processes on temporary folders, freezing a process
+ * (SIGSTOP: its port still accepts connections but nothing answers), and polling to a deadline.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { type ServiceProcess, startService } from "../../../internal/launch/service.ts";
+
+/** Generous deadline of every poll: the machine is shared and may be very slow. */
+export const DEADLINE_MS = 120_000;
+
+/** Polls `probe` until it returns a value other than `undefined`; fails after {@link DEADLINE_MS}. */
+export async function poll<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = performance.now() + DEADLINE_MS;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A service on a fresh data folder, for the length of `fn`; SIGKILLed and removed after it. */
+export async function withService(
+  env: Record<string, string>,
+  fn: (service: ServiceProcess) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "sequencer-client-" });
+  const service = await startService({ DATA_DIR: dir, LOCK_DIR: dir, WORKERS: "2", ...env });
+  try {
+    await fn(service);
+  } finally {
+    service.kill("SIGCONT"); // in case a step left it frozen
+    service.kill("SIGKILL");
+    await service.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Suspends the process: connections are accepted by the kernel and never answered. */
+export function freeze(service: ServiceProcess): void {
+  service.kill("SIGSTOP");
+}
+
+/** Resumes a frozen process. */
+export function thaw(service: ServiceProcess): void {
+  service.kill("SIGCONT");
+}
