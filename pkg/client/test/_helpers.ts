@@ -11,7 +11,10 @@ import { type ServiceProcess, startService } from "../../../internal/launch/serv
 export const DEADLINE_MS = 120_000;
 
 /** Polls `probe` until it returns a value other than `undefined`; fails after {@link DEADLINE_MS}. */
-export async function poll<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+export async function poll<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
   const deadline = performance.now() + DEADLINE_MS;
   for (;;) {
     const value = await probe();
