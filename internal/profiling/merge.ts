@@ -3,7 +3,7 @@
  * workers) into one, so one `/debug/pprof/profile` shows the whole service. Each thread's tree
  * hangs under a pseudo-frame `(thread <name>)`, which `pprof -focus`/`-ignore` can select.
  * CPU samples are merged in time order (V8's monotonic clock is shared by the isolates of one
- * process), so DevTools shows one timeline. Pure functions.
+ * process), so DevTools shows one timeline.
  *
  * @module
  */
@@ -132,7 +132,9 @@ export interface ThreadTrace {
 /**
  * Merges trace documents of several threads into the first (the main thread's). Each other
  * thread's lanes get their own id range and names prefixed with the thread's name; their
- * timestamps are moved onto the main thread's clock with `originShiftUs`.
+ * timestamps are moved onto the main thread's clock with `originShiftUs`. The other threads'
+ * events are changed in place (they arrive as copies from their threads; a trace may hold a
+ * hundred thousand of them, so they are not copied once more).
  *
  * The process's budget holds for the result whatever the threads kept: each thread keeps at most
  * its {@link traceShare} of `maxEvents` (its earliest events), the rest is counted as dropped,
@@ -164,19 +166,20 @@ export function mergeTraces(
         continue;
       }
       if (event.tid !== COUNTER_TID && !lanes.has(event.tid)) continue;
-      meta.push(
-        i === 0 ? event : {
-          ...event,
-          pid,
-          tid: base + event.tid,
-          args: { name: `${thread}: ${String(event.args?.name ?? "")}` },
-        },
-      );
+      if (i > 0) {
+        event.pid = pid;
+        event.tid += base;
+        event.args = { name: `${thread}: ${String(event.args?.name ?? "")}` };
+      }
+      meta.push(event);
     }
     for (const event of kept) {
-      timed.push(
-        i === 0 ? event : { ...event, pid, tid: base + event.tid, ts: event.ts + originShiftUs },
-      );
+      if (i > 0) {
+        event.pid = pid;
+        event.tid += base;
+        event.ts += originShiftUs;
+      }
+      timed.push(event);
     }
     threads.push({
       thread,

@@ -27,9 +27,16 @@
  *
  * Worst case, one event is at most {@link TRACE_EVENT_JSON_MAX} bytes of JSON (a request whose
  * cut path is all characters JSON escapes, with an error text, on the largest numbers) and one
- * lane's name {@link TRACE_LANE_JSON_MAX}; {@link traceJsonBytesMax} adds them up: 300.3 MB with
- * `WORKERS=1` (two threads), 309.7 MB with `WORKERS=64`. A request for a 60 KB path of plain
- * characters records about 700 bytes, one for a short path about 200.
+ * lane's name {@link TRACE_LANE_JSON_MAX}; {@link traceJsonBytesMax} adds them up: 210.3 MB with
+ * `WORKERS=1` (two threads), 219.7 MB with `WORKERS=64`. A request for a 60 KB path of plain
+ * characters records 344 bytes, one for a short path about 150.
+ *
+ * While a trace runs and is answered, the process's resident memory grows by at most
+ * {@link TRACE_RSS_BASE} plus {@link TRACE_RSS_PER_EVENT} per recorded event: 1.1 GB at the cap.
+ * That holds once each API worker keeps to its share: the profiler asks them to
+ * (`OtherThreads.traceStart({ maxEvents })`); a worker that records more is cut to its share
+ * when the threads merge, so the answer stays within its bound either way, but what it
+ * recorded is copied to the main thread first.
  *
  * @module
  */
@@ -129,20 +136,34 @@ export const TRACE_ERROR_MAX = 200;
 const SEQUENCE_NAME_MAX = 64;
 
 /**
- * Largest JSON of one event, in bytes: a request event with every field at its worst. A cut
- * method (20 bytes of a token, no escapes) and a cut path (200 bytes of `"`, each escaped to two)
- * appear in the name and again in `args`; `pathBytes`, `ts`, `dur`, `pid` and `tid` are numbers
- * of at most 24 characters; `error` is 200 bytes of `"` (control characters are replaced with
- * spaces, and the HTTP server accepts neither them nor invalid UTF-8 in a request target). That
- * event is 1,491 bytes (trace_test.ts builds it); with `status` instead of `error`, 1,090.
+ * Largest JSON of one event, in bytes: a request event with every field at its worst. Its name is
+ * a cut method (20 bytes of a token, no escapes) and a cut path (200 bytes of `"`, each escaped to
+ * two); `ts`, `dur`, `pid`, `tid` and `args.pathBytes` are numbers of at most 24 characters;
+ * `args.error` is 200 bytes of `"` (control characters are replaced with spaces, and the HTTP
+ * server accepts neither them nor invalid UTF-8 in a request target). That event is 1,043 bytes
+ * (trace_test.ts builds it over real HTTP); with `status` instead of `error`, 642.
  */
-export const TRACE_EVENT_JSON_MAX = 1_500;
+export const TRACE_EVENT_JSON_MAX = 1_050;
 
 /**
  * Largest JSON of one lane's name (metadata): `api-worker-63: spans 1000` with 24-character
  * `pid` and `tid` is 144 bytes.
  */
 export const TRACE_LANE_JSON_MAX = 150;
+
+/**
+ * Resident memory a trace may add to a process per recorded event, on top of
+ * {@link TRACE_RSS_BASE}: the events in their thread, their copies on the way to the main thread,
+ * the answer's encoding, and the garbage the runtime leaves until it collects. Measured on a
+ * service flooded with 60 KB URLs (`WORKERS=1`): 4–8 KB per event in the 20 s test
+ * (profiling_trace_budget_test.ts, 15–35 thousand events, most of it fixed cost), and 549 MB for
+ * 114,466 events (4.8 KB each) in a 150 s flood that reached the cap, 392 MB of it in the second
+ * when the worker's events were copied to the main thread and encoded.
+ */
+export const TRACE_RSS_PER_EVENT = 5 * 1024;
+
+/** Resident memory a trace may add whatever it records (the flood's own buffers included). */
+export const TRACE_RSS_BASE = 128 * 1024 * 1024;
 
 /** Bytes of a document besides its events (braces, `displayTimeUnit`, `otherData`), per thread. */
 const TRACE_FRAME_JSON_MAX = 300;
@@ -374,9 +395,9 @@ function errorField(error: unknown): string {
 
 /**
  * `handler`, recording each request while a trace runs as a complete event named
- * `"<METHOD> <path>"` in category `http` with `args` `{ method, path, status }` (or `error`,
- * `Name: message`); paths longer than {@link TRACE_PATH_MAX} bytes are cut, with `args.pathBytes`
- * the full length. When no trace runs a request costs one boolean check.
+ * `"<METHOD> <path>"` in category `http` with `args` `{ status }` (or `{ error }`, `Name:
+ * message`); a path longer than {@link TRACE_PATH_MAX} bytes is cut, with `args.pathBytes` its full
+ * length. When no trace runs a request costs one boolean check.
  */
 export function traceRequests(
   tracer: Tracer,
@@ -399,12 +420,10 @@ function traced(
   }
   const method = cutText(req.method, TRACE_METHOD_MAX).text;
   const path = cutText(raw, TRACE_PATH_MAX);
-  const args: Record<string, unknown> = { method };
-  if (path.bytes !== undefined) args.pathBytes = path.bytes;
-  args.path = path.text;
   const name = `${method} ${path.text}`;
-  const record = (extra: Record<string, unknown>) =>
-    tracer.complete(name, "http", start, tracer.now() - start, { ...args, ...extra });
+  const cut = path.bytes === undefined ? undefined : { pathBytes: path.bytes };
+  const record = (args: Record<string, unknown>) =>
+    tracer.complete(name, "http", start, tracer.now() - start, { ...cut, ...args });
   let result: Response | Promise<Response>;
   try {
     result = handler(req);
