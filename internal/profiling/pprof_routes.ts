@@ -9,7 +9,7 @@
  * | `GET /debug/pprof/profile?seconds=30` | CPU profile, gzipped pprof (`format=cpuprofile`: DevTools JSON) |
  * | `GET /debug/pprof/heap?seconds=5` | sampling heap profile, gzipped pprof (`format=heapprofile`: DevTools JSON) |
  * | `GET, POST /debug/pprof/symbol` | Go's symbol protocol (V8 profiles come symbolized) |
- * | `GET /debug/pprof/trace?seconds=1` | the service's timeline as Chrome trace-event JSON, within a memory budget (see trace.ts) |
+ * | `GET /debug/pprof/trace?seconds=1` | the service's timeline as Chrome trace-event JSON, at most `max_events` events (see trace.ts for the memory budget) |
  *
  * Concurrency: the CPU profile and the trace share one busy flag (one of them at a time); the
  * heap profile has its own, since V8's sampling heap profiler is independent of the CPU
@@ -121,6 +121,17 @@ export const PROFILE_SECONDS = { name: "seconds", defaultValue: 30, min: 1, max:
 export const HEAP_SECONDS = { name: "seconds", defaultValue: 5, min: 1, max: 300 };
 /** `seconds` of `/debug/pprof/trace`: default 1 (Go's), 1–300. */
 export const TRACE_SECONDS = { name: "seconds", defaultValue: 1, min: 1, max: 300 };
+/**
+ * `max_events` of `/debug/pprof/trace`: the most events the trace keeps, default and at most
+ * {@link TRACE_MAX_EVENTS} (the process's budget); a smaller trace costs the service less memory
+ * and opens faster. At least 1,000, so that every thread's share is at least one event.
+ */
+export const TRACE_EVENTS = {
+  name: "max_events",
+  defaultValue: TRACE_MAX_EVENTS,
+  min: 1_000,
+  max: TRACE_MAX_EVENTS,
+};
 
 /** Milliseconds between event-loop delay samples during a trace. */
 export const TRACE_LOOP_SAMPLE_MS = 10;
@@ -324,7 +335,9 @@ export function createProfiler(options: ProfilingOptions): Profiler {
   };
 
   const trace: Handler = async (req, ctx) => {
-    const duration = seconds(searchParams(ctx), TRACE_SECONDS);
+    const params = searchParams(ctx);
+    const duration = seconds(params, TRACE_SECONDS);
+    const budget = integerParam(params, TRACE_EVENTS);
     refuseWhenStopping();
     if (cpuHolder !== undefined) throw busy("trace", cpuHolder);
     cpuHolder = "trace";
@@ -332,10 +345,10 @@ export function createProfiler(options: ProfilingOptions): Profiler {
     let aborted = false;
     const t0 = performance.now();
     try {
-      logger?.info("trace started", { seconds: duration });
+      logger?.info("trace started", { seconds: duration, maxEvents: budget });
       const others = options.threads?.();
-      // The process's budget, split evenly; mergeTraces cuts every thread to its share again.
-      const share = traceShare(others === undefined ? 1 : 1 + (others.count ?? 1));
+      // The budget, split evenly; mergeTraces cuts every thread to its share again.
+      const share = traceShare(others === undefined ? 1 : 1 + (others.count ?? 1), budget);
       tracer.start({ maxEvents: share });
       others?.traceStart({ maxEvents: share });
       const sampler = sampleEventLoop(tracer);
@@ -348,7 +361,7 @@ export function createProfiler(options: ProfilingOptions): Profiler {
           sampler.stop();
           const main = tracer.stop();
           return (others?.traceStop() ?? Promise.resolve([])).then((rest) =>
-            mergeTraces(main, rest, { maxEvents: TRACE_MAX_EVENTS })
+            mergeTraces(main, rest, { maxEvents: budget })
           );
         })();
       const signal = windowSignal(req);
@@ -412,8 +425,8 @@ export function createProfiler(options: ProfilingOptions): Profiler {
       handler: trace,
       summary: "The service's timeline over ?seconds=N (default 1, 1-300): requests, block " +
         "reservations, store commits and event-loop delay, as Chrome trace-event JSON. At most " +
-        `${TRACE_MAX_EVENTS.toLocaleString("en-US")} events; otherData.droppedEvents counts ` +
-        "the rest.",
+        `&max_events=N events (default and limit ${TRACE_MAX_EVENTS.toLocaleString("en-US")}); ` +
+        "otherData.droppedEvents counts the rest.",
     },
   ];
   const index: Route = {

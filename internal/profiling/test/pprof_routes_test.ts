@@ -185,6 +185,19 @@ Deno.test("trace: the service's timeline as trace-event JSON", async (t) => {
     assert.equal(tracer.active, false, "recording stops with the capture");
   });
 
+  await t.step("max_events=1000 keeps the first 1,000 events and counts the rest", async () => {
+    const res = await underLoad(get("/debug/pprof/trace?seconds=1&max_events=1000"));
+    assert.equal(res.status, 200);
+    const doc: TraceDocument = await res.json();
+    const timed = doc.traceEvents.filter((e) => e.ph !== "M").length;
+    assert.equal(timed, 1000);
+    assert.equal(doc.otherData.recordedEvents, 1000);
+    assert.ok(doc.otherData.droppedEvents > 0, "the load made more than 1,000 events");
+    assert.deepEqual(doc.otherData.threads, [
+      { thread: "main", recordedEvents: 1000, droppedEvents: doc.otherData.droppedEvents },
+    ]);
+  });
+
   await t.step("requests after the capture are not recorded", async () => {
     const res = await traced(new Request("http://debug.test/load/1"));
     await res.body?.cancel();
@@ -388,6 +401,21 @@ Deno.test("bad query parameters get 400 naming the parameter and the rule", asyn
       assert.equal(repeated.code, "invalid");
       assert.equal(repeated.error, "query parameter seconds is repeated: give it at most once");
     }
+    assert.deepEqual(profiler.busy(), { cpu: undefined, heap: false });
+  });
+
+  await t.step("max_events outside 1,000–200,000, with a leading zero, or repeated", async () => {
+    for (const raw of ["0", "999", "200001", "01000", "1e3", "-1000", ""]) {
+      const body = await errorOf(await get(`/debug/pprof/trace?max_events=${raw}`));
+      assert.equal(body.status, 400, raw);
+      assert.equal(
+        body.error,
+        `query parameter max_events=${JSON.stringify(raw)} is invalid: must be one integer ` +
+          `from 1000 to 200000 (default 200000), without sign or leading zeros`,
+      );
+    }
+    const repeated = await errorOf(await get("/debug/pprof/trace?max_events=1000&max_events=1000"));
+    assert.equal(repeated.error, "query parameter max_events is repeated: give it at most once");
     assert.deepEqual(profiler.busy(), { cpu: undefined, heap: false });
   });
 
