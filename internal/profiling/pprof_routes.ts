@@ -17,6 +17,12 @@
  * (`req.signal` aborted) ends its capture at once and frees the flag; it is answered `499`. A
  * shutdown ends every capture at once too; its client gets what was captured so far.
  *
+ * Sizes: a trace keeps at most `max_events` events, within the memory budget trace.ts documents.
+ * A profile is bounded by its window, whatever clients send: a CPU profile holds at most one
+ * sample per thread per millisecond (300,000 over 300 s); a sampling heap profile one sample per
+ * 32 KiB allocated on average (a 20 s flood of 60 KB URLs on one worker: 45,000 samples, a 1.9 MB
+ * `heapprofile` answer), and its pprof form only one value per distinct stack.
+ *
  * Needs `--allow-sys` (see inspector_capture.ts).
  *
  * @module
