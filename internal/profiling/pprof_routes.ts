@@ -29,7 +29,7 @@
  */
 import type { Logger } from "../log/log.ts";
 import { SequencerError } from "../domain/domain.ts";
-import { choiceParam, integerParam, type IntegerRule } from "../http/params.ts";
+import { choiceParam, integerParam } from "../http/params.ts";
 import { jsonError } from "../http/respond.ts";
 import { type Handler, type Route, searchParams } from "../http/router.ts";
 import {
@@ -183,10 +183,6 @@ function inspectorFailure(error: unknown, what: string, logger?: Logger): Respon
   throw error;
 }
 
-function seconds(url: URLSearchParams, rule: IntegerRule & { defaultValue: number }): number {
-  return integerParam(url, rule);
-}
-
 /**
  * The profiling endpoints: Go's `/debug/pprof/*`, backed by V8. Each route's `summary` is the
  * one-line description the index page shows.
@@ -214,7 +210,7 @@ export function createProfiler(options: ProfilingOptions): Profiler {
 
   const profile: Handler = async (req, ctx) => {
     const params = searchParams(ctx);
-    const duration = seconds(params, PROFILE_SECONDS);
+    const duration = integerParam(params, PROFILE_SECONDS);
     const format = choiceParam(params, "format", ["pprof", "cpuprofile"] as const);
     refuseWhenStopping();
     if (cpuHolder !== undefined) throw busy("CPU profile", cpuHolder);
@@ -268,7 +264,7 @@ export function createProfiler(options: ProfilingOptions): Profiler {
 
   const heap: Handler = async (req, ctx) => {
     const params = searchParams(ctx);
-    const duration = seconds(params, HEAP_SECONDS);
+    const duration = integerParam(params, HEAP_SECONDS);
     const format = choiceParam(params, "format", ["pprof", "heapprofile"] as const);
     const kind = choiceParam(params, "kind", ["alloc", "inuse"] as const);
     refuseWhenStopping();
@@ -342,7 +338,7 @@ export function createProfiler(options: ProfilingOptions): Profiler {
 
   const trace: Handler = async (req, ctx) => {
     const params = searchParams(ctx);
-    const duration = seconds(params, TRACE_SECONDS);
+    const duration = integerParam(params, TRACE_SECONDS);
     const budget = integerParam(params, TRACE_EVENTS);
     refuseWhenStopping();
     if (cpuHolder !== undefined) throw busy("trace", cpuHolder);

@@ -101,8 +101,6 @@ export interface TraceDocument {
 export interface TraceStartOptions {
   /** Events kept at most; later ones are counted as dropped. Default {@link TRACE_MAX_EVENTS}. */
   maxEvents?: number;
-  /** Process name written as metadata. Default `"sequencer"`. */
-  processName?: string;
 }
 
 /** Lane id used for counters (event-loop delay, memory). */
@@ -196,7 +194,6 @@ export class Tracer {
   #lanes: Lane[] = [];
   #dropped = 0;
   #maxEvents = TRACE_MAX_EVENTS;
-  #processName = "sequencer";
   #startedAt = 0;
   readonly #pid = Deno.pid;
 
@@ -215,7 +212,6 @@ export class Tracer {
     this.#lanes = [];
     this.#dropped = 0;
     this.#maxEvents = options.maxEvents ?? TRACE_MAX_EVENTS;
-    this.#processName = options.processName ?? "sequencer";
     this.#startedAt = this.now();
     this.active = true;
   }
@@ -234,7 +230,7 @@ export class Tracer {
         ts: 0,
         pid: this.#pid,
         tid: 0,
-        args: { name: this.#processName },
+        args: { name: "sequencer" },
       },
       {
         name: "thread_name",
