@@ -54,6 +54,8 @@ export interface PgInstance {
   readonly dir: string;
   /** The unix socket folder (inside {@link dir}). */
   readonly socketDir: string;
+  /** Where the server is and how its programs run, to control it from another process. */
+  readonly location: PgLocation;
   /** The URL of `database` on this server over TCP. */
   urlFor(database: string): string;
   /**
@@ -383,6 +385,7 @@ export function attachPostgres(
     port,
     dir,
     socketDir: dir,
+    location,
     urlFor: (database) => `postgres://${SUPERUSER}@127.0.0.1:${port}/${database}`,
     async createDatabase(name, createOptions = {}) {
       checkName("database", name);
@@ -524,7 +527,7 @@ async function findBindir(): Promise<string | { reason: string }> {
 }
 
 /** `name` on PATH, else the first of `fallbacks` that exists; a full path either way. */
-async function findProgram(name: string, fallbacks: string[]): Promise<string | undefined> {
+export async function findProgram(name: string, fallbacks: string[]): Promise<string | undefined> {
   const path = Deno.env.get("PATH") ?? "";
   for (const folder of path.split(":")) {
     if (folder.startsWith("/") && (await isFile(`${folder}/${name}`))) return `${folder}/${name}`;

@@ -48,3 +48,107 @@ Deno.test({
     }
   },
 });
+
+/** Polls `check` until it holds, failing after `timeoutMs` (generous: the machine is shared). */
+async function eventually(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function accepts(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "the shared cluster: two isolates asking at once get one cluster, and it is stopped and " +
+    "removed when the test process is killed",
+  ignore,
+  fn: async (t) => {
+    // A process standing in for `deno test`: two isolates ask at once, then it waits.
+    const probe = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-env",
+        "--allow-sys",
+        "--allow-read",
+        "--allow-write",
+        "--allow-run",
+        new URL("./shared_cluster_probe.ts", import.meta.url).pathname,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(probe.stderr).text();
+    const reader = probe.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let killed = false;
+    try {
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      if (!text.includes("\n")) {
+        throw new Error(`the probe printed no line: ${text}${await stderr}`);
+      }
+      const report = JSON.parse(text) as {
+        answers: { port: number; socketDir: string; url: string }[];
+      };
+      const [first, second] = report.answers;
+
+      await t.step("both isolates got the same cluster, each its own database", async () => {
+        assert.equal(first.port, second.port);
+        assert.equal(first.socketDir, second.socketDir);
+        assert.notEqual(first.url, second.url);
+        for (const { url } of report.answers) {
+          const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
+          try {
+            const [row] = await sql`SELECT current_database() AS name`;
+            assert.match(row.name, /^probe_[0-9a-f]{12}$/);
+          } finally {
+            await sql.end({ timeout: 5 });
+          }
+        }
+      });
+
+      await t.step("SIGKILL of the process: the cluster stops and its folder goes", async () => {
+        probe.kill("SIGKILL");
+        killed = true;
+        assert.equal((await probe.status).signal, "SIGKILL");
+        await eventually("the cluster's port is closed", async () => !(await accepts(first.port)));
+        await eventually(
+          "the cluster's folder is removed",
+          async () => !(await exists(first.socketDir)),
+        );
+      });
+    } finally {
+      if (!killed) probe.kill("SIGKILL");
+      await reader.cancel();
+      await stderr;
+      await probe.status;
+    }
+  },
+});
