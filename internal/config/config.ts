@@ -9,7 +9,7 @@
  */
 
 import { SEQUENCE_CAPACITY } from "../domain/domain.ts";
-import { redactUrl } from "../store/postgres_url.ts";
+import { parsePostgresUrl, PostgresUrlError, redactUrl } from "../store/postgres_url.ts";
 import type { StoreConfig } from "../store/store.ts";
 
 /** Bounds on the API's clients (see `Config.http`). */
@@ -121,9 +121,7 @@ function nonEmpty(env: EnvReader, name: string, fallback: string): string {
 function databaseUrl(env: EnvReader): string | undefined {
   const raw = env("DATABASE_URL");
   if (raw === undefined || raw === "") return undefined;
-  // Only the scheme is checked here: libpq URLs that WHATWG URL parsing rejects are valid
-  // (several hosts `h1:5432,h2:5432`, a socket directory in `?host=/run/postgresql`), so the
-  // store's own parser reads the rest and reports what it cannot use at startup.
+  // Messages show the URL with its password hidden, never the value as given.
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1];
   if (scheme === undefined) {
     throw new ConfigError(
@@ -137,6 +135,17 @@ function databaseUrl(env: EnvReader): string | undefined {
       `DATABASE_URL has scheme ${
         JSON.stringify(scheme + ":")
       }: must start with postgres:// or postgresql://`,
+    );
+  }
+  // The URL as libpq reads it (several hosts, socket folders, percent-encoding, a password with
+  // "?" or "#"); what the driver cannot honour (sslmode values, client certificates…) is checked
+  // when the store opens.
+  try {
+    parsePostgresUrl(raw);
+  } catch (error) {
+    if (!(error instanceof PostgresUrlError)) throw error;
+    throw new ConfigError(
+      `DATABASE_URL=${JSON.stringify(error.redacted)} is invalid: ${error.rule}`,
     );
   }
   return raw;

@@ -33,7 +33,7 @@ import {
   unavailable,
 } from "../domain/domain.ts";
 import type { Store } from "./store.ts";
-import { redactUrl } from "./postgres_url.ts";
+import { hideSecret, parsePostgresUrl, PostgresUrlError, redactUrl } from "./postgres_url.ts";
 
 /** The schema version this build creates and understands. */
 export const POSTGRES_SCHEMA_VERSION = 1;
@@ -86,10 +86,24 @@ interface Row {
   upper: bigint;
 }
 
-/** The driver options derived from a libpq-style URL; see {@link parsePostgresUrl}. */
-export interface ParsedPostgresUrl {
-  /** The URL without the parameters that were turned into options. */
-  url: string;
+/** Where and how to connect, from a libpq URL; see {@link connectionOptions}. */
+export interface ConnectionOptions {
+  /** The user name, if the URL gives one (else the driver's default: `PGUSER`, the OS user). */
+  user?: string;
+  /** The password, if the URL gives one (never log it). */
+  password?: string;
+  /** The hosts in order (`localhost` for an empty one), or one unix socket folder. */
+  hosts: string[];
+  /** The port of each host. */
+  ports: number[];
+  /** The unix socket file, when the host is a socket folder. */
+  path?: string;
+  /** The database, if the URL gives one (else the driver's default: the user name). */
+  database?: string;
+  /** `target_session_attrs`, if other than libpq's default `any`. */
+  targetSessionAttrs?: TargetSessionAttrs;
+  /** Parameters sent to the server as run-time settings (e.g. `application_name`). */
+  settings: Record<string, string>;
   /** The URL with its password replaced by `***`, for logs and messages. */
   redacted: string;
   /** The TLS setting for the driver: `false`, `"prefer"`, `"require"`, or `tls.connect` options. */
@@ -98,12 +112,33 @@ export interface ParsedPostgresUrl {
   sslmode: SslMode;
   /** Seconds allowed to open one connection. */
   connectTimeout: number;
-  /** Host (or unix socket folder) given as `?host=`, if any. */
-  host?: string;
-  /** Port given as `?port=`, if any. */
-  port?: number;
   /** Parameters that are ignored because the driver has no use for them. */
   ignored: string[];
+}
+
+/** The `target_session_attrs` values the driver honours (libpq's `any` is the default). */
+export type TargetSessionAttrs =
+  | "read-write"
+  | "read-only"
+  | "primary"
+  | "standby"
+  | "prefer-standby";
+const TARGET_SESSION_ATTRS: readonly string[] = [
+  "read-write",
+  "read-only",
+  "primary",
+  "standby",
+  "prefer-standby",
+];
+
+/** The port of a host the URL gives none for: `PGPORT`, else 5432 (as libpq and the driver). */
+function defaultPort(): number {
+  let text: string | undefined;
+  try {
+    text = Deno.env.get("PGPORT");
+  } catch { /* no permission to read it: the default */ }
+  const port = Number(text);
+  return text !== undefined && /^\d+$/.test(text) && port >= 1 && port <= 65535 ? port : 5432;
 }
 
 /** The `sslmode` values of libpq. */
@@ -157,44 +192,30 @@ const HARMLESS_VALUES: Record<string, readonly string[]> = {
 };
 
 /**
- * Reads a libpq-style URL (`postgres://user:password@host:port/db?sslmode=…`) into driver
- * options. `sslmode` keeps libpq's meaning (default `prefer`): `disable` plain; `allow` and
- * `prefer` TLS when the server offers it, unverified; `require` TLS, unverified unless
- * `sslrootcert` is given (then as `verify-ca`); `verify-ca` checks the certificate chain against
- * `sslrootcert` (a PEM file, or `system`); `verify-full` also checks the host name. `connect_timeout`
- * (seconds), `host` and `port` are honoured; a few libpq-only parameters that ask for nothing are
- * ignored; ones asking for something the driver cannot do (client certificates, channel binding,
- * GSSAPI, service files…) are refused. Other parameters are sent to the server as run-time
- * settings (e.g. `application_name`, `search_path`).
- * @throws {RangeError} naming the parameter and the rule it breaks.
+ * Reads a libpq URL (`postgres://user:password@host:port/db?sslmode=…`, see `postgres_url.ts`)
+ * into what the driver is given: user, password, hosts, ports and database as options of their own
+ * (never re-encoded into a URL). `sslmode` keeps libpq's meaning (default `prefer`): `disable`
+ * plain; `allow` and `prefer` TLS when the server offers it, unverified; `require` TLS, unverified
+ * unless `sslrootcert` is given (then as `verify-ca`); `verify-ca` checks the certificate chain
+ * against `sslrootcert` (a PEM file, or `system`); `verify-full` also checks the host name.
+ * `connect_timeout` (seconds) and `target_session_attrs` are honoured; a few libpq-only parameters
+ * that ask for nothing are ignored; ones asking for something the driver cannot do (client
+ * certificates, channel binding, GSSAPI, service files…) are refused. Other parameters are sent to
+ * the server as run-time settings (e.g. `application_name`, `search_path`).
+ * @throws {PostgresUrlError} naming the parameter and the rule it breaks, never the password.
  */
-export async function parsePostgresUrl(url: string): Promise<ParsedPostgresUrl> {
+export async function connectionOptions(url: string): Promise<ConnectionOptions> {
+  const parsed = parsePostgresUrl(url);
   const redacted = redactUrl(url);
-  if (!/^postgres(ql)?:\/\//.test(url)) {
-    throw new RangeError(
-      `postgres URL ${JSON.stringify(redacted)} is invalid: must start with postgres:// or ` +
-        `postgresql://`,
-    );
-  }
-  const at = url.indexOf("?");
-  // libpq allows an empty host (postgres://user@/db?host=/socket/dir); the driver does not.
-  const base = (at < 0 ? url : url.slice(0, at)).replace(
-    /^(postgres(?:ql)?:\/\/(?:[^@/]*@)?)(?=\/|$)/,
-    "$1localhost",
-  );
-  const query = new URLSearchParams(at < 0 ? "" : url.slice(at + 1));
-  const kept = new URLSearchParams();
+  const settings: Record<string, string> = {};
   const ignored: string[] = [];
   let sslmode: SslMode = "prefer";
   let rootcert: string | undefined;
   let connectTimeout = DEFAULT_CONNECT_TIMEOUT_S;
-  let host: string | undefined;
-  let port: number | undefined;
+  let targetSessionAttrs: TargetSessionAttrs | undefined;
   const bad = (name: string, value: string, rule: string) =>
-    new RangeError(
-      `postgres URL parameter ${name}=${JSON.stringify(value)} is invalid: ${rule}`,
-    );
-  for (const [name, value] of query) {
+    new PostgresUrlError(url, `parameter ${name}=${JSON.stringify(value)} is invalid: ${rule}`);
+  for (const [name, value] of parsed.params) {
     switch (name) {
       case "sslmode":
         if (!(SSL_MODES as readonly string[]).includes(value)) {
@@ -214,25 +235,22 @@ export async function parsePostgresUrl(url: string): Promise<ParsedPostgresUrl> 
         connectTimeout = seconds;
         break;
       }
-      case "host":
-        if (value === "") throw bad(name, value, "must not be empty");
-        host = value;
-        break;
-      case "port": {
-        const number = Number(value);
-        if (!/^\d+$/.test(value) || number < 1 || number > 65535) {
-          throw bad(name, value, "must be a port number from 1 to 65535");
+      case "target_session_attrs":
+        if (value === "any") {
+          targetSessionAttrs = undefined;
+        } else if (TARGET_SESSION_ATTRS.includes(value)) {
+          targetSessionAttrs = value as TargetSessionAttrs;
+        } else {
+          throw bad(name, value, `must be one of any, ${TARGET_SESSION_ATTRS.join(", ")}`);
         }
-        port = number;
         break;
-      }
       default:
         if (IGNORED_PARAMETERS.has(name) || HARMLESS_VALUES[name]?.includes(value)) {
           ignored.push(name);
         } else if (UNSUPPORTED_PARAMETERS.has(name)) {
           throw bad(name, value, "is not supported by the PostgreSQL driver; remove it");
         } else {
-          kept.append(name, value);
+          settings[name] = value;
         }
     }
   }
@@ -257,8 +275,16 @@ export async function parsePostgresUrl(url: string): Promise<ParsedPostgresUrl> 
       throw bad("sslrootcert", rootcert, `cannot be read: ${describe(error)}`);
     }
   }
-  const socket = (host ?? hostsOf(base)[0]).startsWith("/");
-  let ssl: ParsedPostgresUrl["ssl"];
+  const hosts = parsed.hosts.map((host) => host === "" ? "localhost" : host);
+  const ports = parsed.ports.map((port) => port ?? defaultPort());
+  const socket = hosts.some((host) => host.startsWith("/"));
+  if (socket && hosts.length > 1) {
+    throw new PostgresUrlError(
+      url,
+      "a unix socket folder cannot be one of several hosts (the driver cannot try it in turn)",
+    );
+  }
+  let ssl: ConnectionOptions["ssl"];
   switch (sslmode) {
     case "disable":
       ssl = false;
@@ -281,13 +307,12 @@ export async function parsePostgresUrl(url: string): Promise<ParsedPostgresUrl> 
     case "verify-full": {
       // The driver leaves the name to check unset for IP addresses, and node:tls then checks
       // "localhost"; so check the URL's own host names (any of them, for a multi-host URL).
-      const names = host === undefined ? hostsOf(base) : [host];
       ssl = {
         rejectUnauthorized: true,
         ...(ca === undefined ? {} : { ca }),
         checkServerIdentity: (_name: string, cert: tls.PeerCertificate) => {
           let mismatch: Error | undefined;
-          for (const name of names) {
+          for (const name of hosts) {
             mismatch = tls.checkServerIdentity(name, cert);
             if (mismatch === undefined) return undefined;
           }
@@ -297,31 +322,21 @@ export async function parsePostgresUrl(url: string): Promise<ParsedPostgresUrl> 
       break;
     }
   }
-  const rest = kept.toString();
   return {
-    url: rest === "" ? base : `${base}?${rest}`,
+    ...(parsed.user === undefined ? {} : { user: parsed.user }),
+    ...(parsed.password === undefined ? {} : { password: parsed.password }),
+    hosts,
+    ports,
+    ...(socket ? { path: `${hosts[0]}/.s.PGSQL.${ports[0]}` } : {}),
+    ...(parsed.database === undefined ? {} : { database: parsed.database }),
+    ...(targetSessionAttrs === undefined ? {} : { targetSessionAttrs }),
+    settings,
     redacted,
     ssl,
     sslmode,
     connectTimeout,
-    ...(host === undefined ? {} : { host }),
-    ...(port === undefined ? {} : { port }),
     ignored,
   };
-}
-
-/** The host names of a URL without its query: `a:1,b:2` gives `a`, `b`; `[::1]:5432` gives `::1`. */
-function hostsOf(base: string): string[] {
-  const authority = base.replace(/^[a-z]+:\/\//i, "").split("/")[0];
-  let hosts = authority.slice(authority.lastIndexOf("@") + 1);
-  try {
-    hosts = decodeURIComponent(hosts);
-  } catch { /* keep it as written */ }
-  if (hosts.startsWith("/")) return [hosts];
-  return hosts.split(",").map((entry) => {
-    const name = entry.startsWith("[") ? entry.slice(1, entry.indexOf("]")) : entry.split(":")[0];
-    return name === "" ? "localhost" : name;
-  });
 }
 
 /** The PostgreSQL store. Open it with {@link openPostgresStore}. */
@@ -333,21 +348,26 @@ export class PostgresStore implements Store {
   #timeoutMs: number;
   #logger: Logger | undefined;
   #where: string;
+  #secret: string | undefined;
   #closed = false;
   #ending = new Set<Promise<void>>();
 
   /**
    * @param connect makes a new pool (called again to replace a pool after a deadline passed).
-   * @param timeoutMs deadline of one operation.
-   * @param where the redacted URL, for messages.
-   * @param logger where replacing a pool is reported.
+   * @param options `timeoutMs`: deadline of one operation; `where`: the redacted URL, for
+   * messages; `secret`: the password, hidden from every message; `logger`: where replacing a pool
+   * is reported.
    */
-  constructor(connect: () => Sql, timeoutMs: number, where: string, logger?: Logger) {
+  constructor(
+    connect: () => Sql,
+    options: { timeoutMs: number; where: string; secret?: string; logger?: Logger },
+  ) {
     this.#connect = connect;
     this.#sql = connect();
-    this.#timeoutMs = timeoutMs;
-    this.#where = where;
-    this.#logger = logger;
+    this.#timeoutMs = options.timeoutMs;
+    this.#where = options.where;
+    this.#secret = options.secret;
+    this.#logger = options.logger;
   }
 
   /**
@@ -377,7 +397,9 @@ export class PostgresStore implements Store {
     } catch (error) {
       if (error instanceof SequencerError || error instanceof PostgresSchemaError) throw error;
       throw unavailable(
-        `postgres store: ${what} failed at ${this.#where}: ${describe(error)}`,
+        `postgres store: ${what} failed at ${this.#where}: ${
+          hideSecret(describe(error), this.#secret)
+        }`,
         error,
       );
     } finally {
@@ -516,10 +538,10 @@ function describe(error: unknown): string {
 }
 
 /**
- * Connects to PostgreSQL at `url` (libpq style, see {@link parsePostgresUrl}), creates or
+ * Connects to PostgreSQL at `url` (libpq style, see {@link connectionOptions}), creates or
  * migrates the schema (serialized across replicas by an advisory lock), and makes sure the
  * `default` sequence exists.
- * @throws {RangeError} the URL or the options are invalid.
+ * @throws {RangeError} the URL ({@link PostgresUrlError}) or the options are invalid.
  * @throws {SequencerError} `unavailable`: PostgreSQL cannot be reached or refused the work.
  * @throws {PostgresSchemaError} the database holds a schema that is newer or not ours.
  */
@@ -537,18 +559,30 @@ export async function openPostgresStore(
         `600000`,
     );
   }
-  const parsed = await parsePostgresUrl(url);
+  const parsed = await connectionOptions(url);
   if (parsed.ignored.length > 0) {
     logger?.warn("postgres store: URL parameters ignored (the driver has no use for them)", {
       parameters: parsed.ignored,
     });
   }
+  // Every part is given as an option of its own: the driver never parses (or echoes) the URL.
+  // The driver takes lists of hosts and ports (tried in turn); its types say one of each.
+  const endpoints = { host: parsed.hosts, port: parsed.ports } as unknown as {
+    host: string;
+    port: number;
+  };
   const connect = (): Sql =>
-    postgres(parsed.url, {
+    postgres({
+      ...endpoints,
+      ...(parsed.path === undefined ? {} : { path: parsed.path }),
+      ...(parsed.user === undefined ? {} : { user: parsed.user }),
+      ...(parsed.password === undefined ? {} : { password: parsed.password }),
+      ...(parsed.database === undefined ? {} : { database: parsed.database }),
+      ...(parsed.targetSessionAttrs === undefined
+        ? {}
+        : { target_session_attrs: parsed.targetSessionAttrs }),
       max: poolSize,
       ssl: parsed.ssl,
-      ...(parsed.host === undefined ? {} : { host: parsed.host }),
-      ...(parsed.port === undefined ? {} : { port: parsed.port }),
       types: { bigint: postgres.BigInt },
       connect_timeout: parsed.connectTimeout,
       // Close idle connections, so that none lingers half-dead behind a NAT or firewall.
@@ -563,9 +597,16 @@ export async function openPostgresStore(
         // The server gives up a little before we do, so a slow but live server cancels cleanly.
         statement_timeout: timeoutMs - Math.min(1_000, Math.floor(timeoutMs / 5)),
         idle_in_transaction_session_timeout: Math.max(timeoutMs * 2, 10_000),
+        // The URL's own run-time settings win, as they did when the driver read the URL.
+        ...parsed.settings,
       },
     });
-  const store = new PostgresStore(connect, timeoutMs, parsed.redacted, logger);
+  const store = new PostgresStore(connect, {
+    timeoutMs,
+    where: parsed.redacted,
+    ...(parsed.password === undefined ? {} : { secret: parsed.password }),
+    ...(logger === undefined ? {} : { logger }),
+  });
   try {
     const version = await store.migrate();
     logger?.info("postgres store ready", {

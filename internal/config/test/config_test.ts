@@ -22,6 +22,13 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
         WORKERS: "3",
         BLOCK_SIZE_MIN: "10",
         BLOCK_SIZE_MAX: "1000",
+        API_HOST: "127.0.0.2",
+        LOCK_DIR: "/run/sequencer",
+        HTTP_MAX_CONNECTIONS: "100",
+        HTTP_HEADER_TIMEOUT_SEC: "2",
+        HTTP_IDLE_TIMEOUT_SEC: "3",
+        HTTP_BODY_TIMEOUT_SEC: "4",
+        SEQUENCES_MAX: "16",
       }),
       2,
     );
@@ -41,6 +48,15 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       workers: 3,
       blockSizeMin: 10,
       blockSizeMax: 1000,
+      apiHost: "127.0.0.2",
+      lockDir: "/run/sequencer",
+      http: {
+        maxConnections: 100,
+        headerTimeoutMs: 2000,
+        idleTimeoutMs: 3000,
+        bodyTimeoutMs: 4000,
+      },
+      sequencesMax: 16,
     });
   });
 
@@ -57,6 +73,15 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       workers: 2,
       blockSizeMin: 100,
       blockSizeMax: 10000000,
+      apiHost: "0.0.0.0",
+      lockDir: "/tmp",
+      http: {
+        maxConnections: 4096,
+        headerTimeoutMs: 10000,
+        idleTimeoutMs: 60000,
+        bodyTimeoutMs: 30000,
+      },
+      sequencesMax: 4096,
     });
   });
 
@@ -111,6 +136,18 @@ Deno.test("config rejects invalid values with a message naming the variable, val
     [{ BATCH_MAX: "0" }, /^BATCH_MAX="0" is out of range/],
     [{ DATABASE_URL: "not a url" }, /^DATABASE_URL="not a url" is invalid: must be a URL/],
     [{ DATABASE_URL: "mysql://db/x" }, /^DATABASE_URL has scheme "mysql:"/],
+    [
+      { DATABASE_URL: "postgres://app:hunter2@db:99999/x" },
+      /^DATABASE_URL="postgres:\/\/app:\*\*\*@db:99999\/x" is invalid: port "99999" is invalid/,
+    ],
+    [
+      { DATABASE_URL: "postgres://app:hun/ter2@db/x" },
+      /^DATABASE_URL="postgres:\/\/\*\*\*" is invalid: it has an "@" after its user info/,
+    ],
+    [
+      { DATABASE_URL: "app:hunter2@db/x" },
+      /^DATABASE_URL="\*\*\*@db\/x" is invalid: must be a URL/,
+    ],
     [{ BLOCK_SIZE_MIN: "0" }, /^BLOCK_SIZE_MIN="0" is out of range: must be an integer from 1 to/],
     [{ BLOCK_SIZE_MAX: "1e3" }, /^BLOCK_SIZE_MAX="1e3" is invalid: must be an integer/],
     [
@@ -197,6 +234,8 @@ Deno.test("DATABASE_URL accepts libpq URLs that WHATWG URL parsing rejects", asy
       "postgresql:///seq?host=/run/postgresql",
       "postgres://app@[::1]:5432/seq",
       "POSTGRES://app@db/seq",
+      "postgres://app:pa?ss#word@127.0.0.1:5432/db",
+      "postgresql://%2Fvar%2Frun%2Fpostgresql/seq?application_name=a+b",
     ]
   ) {
     await t.step(url, () => {
@@ -218,12 +257,25 @@ Deno.test("describeConfig hides a password given in the user info or the query",
         "postgres:///seq?host=/sock&password=***&sslmode=disable",
       ],
       ["postgres://app@db/seq", "postgres://app@db/seq"],
+      ["postgres://app:pa?ss#hunter2@db/seq", "postgres://app:***@db/seq"],
     ]
   ) {
     await t.step(url, () => {
       const described = describeConfig(loadConfig(env({ DATABASE_URL: url }), 1));
       assert.deepEqual(described.store, { kind: "postgres", url: shown, poolSize: 4 });
       assert.ok(!JSON.stringify(described).includes("hunter2"));
+    });
+  }
+});
+
+Deno.test("a refused DATABASE_URL never shows its password", () => {
+  for (
+    const url of ["app:hunter2@db/x", "postgres://app:hunter2@db:0/x", "postgres://a:hun@ter2@db/x"]
+  ) {
+    assert.throws(() => loadConfig(env({ DATABASE_URL: url }), 1), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.doesNotMatch(error.message, /hunter2|hun|ter2/);
+      return true;
     });
   }
 });
