@@ -78,8 +78,8 @@ function runApiWorker(scope: typeof self): void {
     abortCapture(id: number) {
       captures.get(id)?.abort();
     },
-    traceStart() {
-      if (!tracer.active) tracer.start();
+    traceStart(options) {
+      if (!tracer.active) tracer.start(options);
     },
     traceStop() {
       return { doc: tracer.stop(), timeOrigin: performance.timeOrigin };

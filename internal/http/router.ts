@@ -41,6 +41,11 @@ export interface Route {
   summary?: string;
 }
 
+/** `text` as a JSON string, cut to 200 characters: an answer never echoes a huge input whole. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 200 ? text.slice(0, 200) + "…" : text);
+}
+
 /** The query parameters of a request (parsed only when a handler asks). */
 export function searchParams(ctx: RequestContext): URLSearchParams {
   return new URLSearchParams(ctx.query);
@@ -150,14 +155,14 @@ export function createRouter(
     if (path.includes("/.")) path = new URL("http://h" + path).pathname;
     const found = match(path);
     if (found === undefined) {
-      return jsonError("no_route", `no route for path ${JSON.stringify(path)}`);
+      return jsonError("no_route", `no route for path ${quoted(path)}`);
     }
     const handler = found.entry.methods.get(req.method);
     if (handler === undefined) {
       const { allow } = found.entry;
       return jsonError(
         "method_not_allowed",
-        `method ${req.method} is not allowed on ${path}: allowed ${allow}`,
+        `method ${quoted(req.method)} is not allowed on ${quoted(path)}: allowed ${allow}`,
         { headers: { allow } },
       );
     }

@@ -153,6 +153,7 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
   }
 
   function stop(running: Running): void {
+    running.control.failAll(unavailable(`${running.name} stopped`));
     running.listening = false;
     running.channel.port1.close();
     running.worker.terminate();
@@ -236,7 +237,9 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
           window.samplingIntervalBytes,
           window.includeCollected,
         ),
-      traceStart: () => live().forEach((running) => running.control.notify("traceStart")),
+      count: workers,
+      traceStart: (options) =>
+        live().forEach((running) => running.control.notify("traceStart", options)),
       traceStop: () =>
         Promise.all(
           live().map(async (running) => {

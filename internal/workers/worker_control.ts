@@ -5,7 +5,7 @@
  */
 import type { SequenceTableMemory } from "../atomicSequence/atomic_sequence.ts";
 import type { ConnectionLimits, ServerStats } from "../http/serve.ts";
-import type { TraceDocument } from "../profiling/trace.ts";
+import type { TraceDocument, TraceStartOptions } from "../profiling/trace.ts";
 
 /** A profile to capture in a worker. */
 export interface CaptureRequest {
@@ -27,8 +27,8 @@ export interface WorkerControl {
   capture(request: CaptureRequest): Promise<unknown>;
   /** Ends a running capture now. */
   abortCapture(id: number): void;
-  /** Starts the worker's tracer. */
-  traceStart(): void;
+  /** Starts the worker's tracer with its share of the trace budget. */
+  traceStart(options?: TraceStartOptions): void;
   /** Stops it; the document and the worker's clock origin. */
   traceStop(): { doc: TraceDocument; timeOrigin: number };
   /** Ends captures, stops accepting, and lets in-flight requests finish. */

@@ -56,7 +56,7 @@ Deno.test("the router dispatches by path and method and answers errors in JSON",
     assert.equal(res.status, 405);
     assert.equal(res.headers.get("allow"), "GET, PUT");
     assert.equal(res.body.code, "method_not_allowed");
-    assert.match(res.body.error, /DELETE is not allowed on \/a: allowed GET, PUT/);
+    assert.match(res.body.error, /"DELETE" is not allowed on "\/a": allowed GET, PUT/);
   });
 
   await t.step("a throwing handler is a JSON 500 and the router keeps serving", async () => {
@@ -71,6 +71,12 @@ Deno.test("the router dispatches by path and method and answers errors in JSON",
     const res = await call("GET", "/coded");
     assert.equal(res.status, 409);
     assert.deepEqual(res.body, { status: "error", code: "conflict", error: "already there" });
+  });
+
+  await t.step("a huge path is not echoed back whole", async () => {
+    const res = await call("GET", "/" + "x".repeat(60_000));
+    assert.equal(res.status, 404);
+    assert.ok(res.body.error.length < 300, `the answer is ${res.body.error.length} characters`);
   });
 
   await t.step("a route defined twice is refused at build time", () => {
