@@ -1,6 +1,7 @@
 /**
  * Helpers of the client tests: real service processes on temporary folders, freezing a process
- * (SIGSTOP: its port still accepts connections but nothing answers), and polling to a deadline.
+ * (SIGSTOP: its port still accepts connections but nothing answers; needs `ps` from procps), and
+ * polling to a deadline.
  *
  * @module
  */
@@ -41,9 +42,23 @@ export async function withService(
   }
 }
 
-/** Suspends the process: connections are accepted by the kernel and never answered. */
-export function freeze(service: ServiceProcess): void {
+/**
+ * Suspends the process (SIGSTOP) and resolves once every one of its threads is stopped (read
+ * with `ps`): a thread can still answer a request for a moment after the signal is sent. Then
+ * connections are accepted by the kernel and never answered.
+ */
+export async function freeze(service: ServiceProcess): Promise<void> {
   service.kill("SIGSTOP");
+  await poll(`every thread of process ${service.pid} is stopped`, async () => {
+    const output = await new Deno.Command("ps", {
+      args: ["-L", "-o", "stat=", "-p", String(service.pid)],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const states = new TextDecoder().decode(output.stdout).trim().split(/\s+/);
+    return (output.success && states.every((state) => state.startsWith("T"))) || undefined;
+  });
 }
 
 /** Resumes a frozen process. */

@@ -166,7 +166,7 @@ Deno.test("time limits and aborts on a frozen server", async (t) => {
     await t.step("the call's timeoutMs: code timeout", async () => {
       const client = new SequencerClient(service.api);
       await client.next(); // a connection and a block, before the freeze
-      freeze(service);
+      await freeze(service);
       try {
         await assert.rejects(client.next({ timeoutMs: 300 }), (error) => {
           coded("timeout")(error);
@@ -197,7 +197,7 @@ Deno.test("time limits and aborts on a frozen server", async (t) => {
           }
         },
       });
-      freeze(service);
+      await freeze(service);
       try {
         assert.equal(typeof (await client.nextBatch(10)).first, "bigint");
       } finally {
@@ -214,7 +214,7 @@ Deno.test("time limits and aborts on a frozen server", async (t) => {
 
     await t.step("an abort while the request waits: code aborted, with the reason", async () => {
       const client = new SequencerClient(service.api);
-      freeze(service);
+      await freeze(service);
       try {
         const controller = new AbortController();
         const call = client.next({ signal: controller.signal });

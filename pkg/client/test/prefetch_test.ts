@@ -164,7 +164,7 @@ Deno.test("the prefetcher's waiting takes, failures and limits", async (t) => {
 
     await t.step("a waiting take's timeoutMs and signal, and close during a refill", async () => {
       await client.next();
-      freeze(service);
+      await freeze(service);
       try {
         const prefetcher = client.prefetch({ eager: false });
         await assert.rejects(
@@ -237,7 +237,7 @@ Deno.test("the prefetcher's waiting takes, failures and limits", async (t) => {
         });
         await keyed.next();
         sent.length = 0;
-        freeze(service);
+        await freeze(service);
         const prefetcher = keyed.prefetch({ eager: false, initialBatch: 64, timeoutMs: 250 });
         try {
           await assert.rejects(Promise.resolve(prefetcher.take()), coded("timeout"));
