@@ -109,13 +109,13 @@ export function parseRetryAfter(
 }
 
 /** Codes of statuses whose answer may come from a proxy without a JSON body. */
-const PROXY_CODES: Readonly<Record<number, ServerErrorCode>> = {
+const PROXY_CODES: Readonly<Record<number, ServerErrorCode>> = Object.freeze({
   408: "request_timeout",
   429: "rate_limited",
   502: "unavailable",
   503: "unavailable",
   504: "unavailable",
-};
+});
 
 /**
  * The error of a non-2xx answer with `body` (its text). A JSON error body gives its code, message

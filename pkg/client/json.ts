@@ -19,7 +19,7 @@ export type JsonValue =
 /** Deepest nesting accepted (the server's answers nest three levels). */
 const MAX_DEPTH = 256;
 
-const ESCAPES: Readonly<Record<string, string>> = {
+const ESCAPES: Readonly<Record<string, string>> = Object.freeze({
   '"': '"',
   "\\": "\\",
   "/": "/",
@@ -28,7 +28,7 @@ const ESCAPES: Readonly<Record<string, string>> = {
   n: "\n",
   r: "\r",
   t: "\t",
-};
+});
 
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 
