@@ -193,7 +193,9 @@ export function loadConfig(
     shutdownTimeoutSec: integer(env, "SHUTDOWN_TIMEOUT_SEC", 20, 1, 3600),
     environment: nonEmpty(env, "ENVIRONMENT", "development"),
     dataDir,
-    store: url === undefined ? { kind: "sqlite", dataDir } : { kind: "postgres", url, poolSize },
+    store: url === undefined
+      ? { kind: "sqlite", dataDir }
+      : { kind: "postgres", url, poolSize, dataDir },
     apiHost: nonEmpty(env, "API_HOST", "0.0.0.0"),
     lockDir: nonEmpty(env, "LOCK_DIR", "/tmp"),
     http: {

@@ -8,6 +8,11 @@
  * transaction-level advisory lock, so replicas starting together on an empty database queue up
  * instead of racing; `sequencer_schema` records the version.
  *
+ * Every change (floor raised, retired, revived, merged) first locks the one row of
+ * `sequencer_version` and raises it in the same transaction: changes are numbered in commit order
+ * ({@link PostgresStore.changes}), and since every changing transaction takes that lock before any
+ * sequence's row, they never deadlock. Reservations never take it.
+ *
  * Every operation has a deadline: connection failures, a server shutting down, and a server or
  * network that stops answering all become an `unavailable` {@link SequencerError} within seconds, never a
  * hang. The pool reconnects on its own once PostgreSQL is back; after a deadline passes, the pool is
@@ -22,33 +27,84 @@ import postgres from "postgres";
 import type { Logger } from "../log/log.ts";
 import {
   type Block,
+  type ChangeResult,
   type CreateResult,
   DEFAULT_SEQUENCE,
   exhausted,
   INT64_MAX,
+  invalid,
+  type ListPage,
   notFound,
+  retired,
   type SequenceRecord,
   SequencerError,
   START_MIN,
   unavailable,
 } from "../domain/domain.ts";
-import type { Store } from "./store.ts";
+import {
+  type Changes,
+  checkExportRecord,
+  checkLease,
+  checkPage,
+  checkReplica,
+  type ExportRecord,
+  MERGE_BATCH,
+  type MergeResult,
+  mergeTarget,
+  type Store,
+} from "./store.ts";
 import { hideSecret, parsePostgresUrl, PostgresUrlError, redactUrl } from "./postgres_url.ts";
 
 /** The schema version this build creates and understands. */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 /** Key of the advisory lock that serializes schema migrations across replicas. */
 const MIGRATION_LOCK_KEY = 7_305_813_927_164_420_311n;
 
-/** Schema migrations; entry `i` brings the schema from version `i` to `i + 1`. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE sequencer_sequences (
-     name  text COLLATE "C" PRIMARY KEY,
-     start bigint NOT NULL CHECK (start > -9223372036854775808),
-     upper bigint NOT NULL,
-     CHECK (upper >= start - 1)
-   )`,
+/**
+ * Schema migrations; entry `i` (statements run in order) brings the schema from version `i` to
+ * `i + 1`. Version 2 adds the raise-only `floor` (the start until raised), `retired` and the
+ * `version` of each sequence's last change, the store-wide change counter, the replicas'
+ * heartbeats and the store's meta data.
+ */
+export const POSTGRES_MIGRATIONS: readonly (readonly string[])[] = [
+  [
+    `CREATE TABLE sequencer_sequences (
+       name  text COLLATE "C" PRIMARY KEY,
+       start bigint NOT NULL CHECK (start > -9223372036854775808),
+       upper bigint NOT NULL,
+       CHECK (upper >= start - 1)
+     )`,
+  ],
+  [
+    `ALTER TABLE sequencer_sequences
+       ADD COLUMN floor bigint,
+       ADD COLUMN retired boolean NOT NULL DEFAULT false,
+       ADD COLUMN version bigint NOT NULL DEFAULT 0`,
+    `UPDATE sequencer_sequences SET floor = start`,
+    `ALTER TABLE sequencer_sequences
+       ALTER COLUMN floor SET NOT NULL,
+       ADD CHECK (floor >= start),
+       ADD CHECK (upper >= floor - 1)`,
+    `CREATE INDEX sequencer_sequences_version ON sequencer_sequences (version)`,
+    `CREATE TABLE sequencer_version (
+       id      boolean PRIMARY KEY DEFAULT true CHECK (id),
+       version bigint NOT NULL
+     )`,
+    `INSERT INTO sequencer_version (id, version) VALUES (true, 0)`,
+    `CREATE TABLE sequencer_replicas (
+       replica text PRIMARY KEY,
+       applied bigint NOT NULL,
+       seen    timestamptz NOT NULL
+     )`,
+    `CREATE INDEX sequencer_replicas_seen ON sequencer_replicas (seen)`,
+    `CREATE TABLE sequencer_meta (
+       key   text PRIMARY KEY,
+       value text NOT NULL
+     )`,
+    `INSERT INTO sequencer_meta (key, value)
+       VALUES ('store_id', gen_random_uuid()::text), ('created', now()::text)`,
+  ],
 ];
 
 /** Default deadline of one store operation, in milliseconds. */
@@ -84,6 +140,9 @@ interface Row {
   name: string;
   start: bigint;
   upper: bigint;
+  floor: bigint;
+  retired: boolean;
+  version: bigint;
 }
 
 /** Where and how to connect, from a libpq URL; see {@link connectionOptions}. */
@@ -436,7 +495,9 @@ export class PostgresStore implements Store {
       // raiseBound does; numeric so that no intermediate overflows), and return both bounds.
       const rows = await sql<{ previous: bigint; upper: bigint }[]>`
         WITH current AS (
-          SELECT upper FROM sequencer_sequences WHERE name = ${name} FOR UPDATE
+          SELECT upper FROM sequencer_sequences
+           WHERE name = ${name} AND NOT retired
+             FOR UPDATE
         )
         UPDATE sequencer_sequences AS s
            SET upper = CASE
@@ -448,15 +509,19 @@ export class PostgresStore implements Store {
          WHERE s.name = ${name} AND c.upper < 9223372036854775807::bigint
         RETURNING c.upper AS previous, s.upper AS upper`;
       if (rows.length === 1) return { first: rows[0].previous + 1n, last: rows[0].upper };
-      const [row] = await sql<{ upper: bigint }[]>`
-        SELECT upper FROM sequencer_sequences WHERE name = ${name}`;
+      const [row] = await sql<{ upper: bigint; retired: boolean }[]>`
+        SELECT upper, retired FROM sequencer_sequences WHERE name = ${name}`;
       if (row === undefined) throw notFound(name);
+      if (row.retired) throw retired(name);
       if (row.upper >= INT64_MAX) throw exhausted(name, 0n, size);
       throw new Error(`the bound of ${JSON.stringify(name)} could not be raised`);
     });
   }
 
-  /** Creates a sequence unless it exists, safe across replicas; see {@link Store.create}. */
+  /**
+   * Creates a sequence unless it exists, or revives a retired one whose bound lies below
+   * `start`; safe across replicas; see {@link Store.create}.
+   */
   create(name: string, start: bigint): Promise<CreateResult> {
     if (start < START_MIN || start > INT64_MAX) {
       return Promise.reject(
@@ -465,36 +530,175 @@ export class PostgresStore implements Store {
     }
     return this.#run(`create of ${JSON.stringify(name)}`, async (sql) => {
       const inserted = await sql<Row[]>`
-        INSERT INTO sequencer_sequences (name, start, upper)
-        VALUES (${name}, ${start}, ${start - 1n})
+        INSERT INTO sequencer_sequences (name, start, upper, floor)
+        VALUES (${name}, ${start}, ${start - 1n}, ${start})
         ON CONFLICT (name) DO NOTHING
-        RETURNING name, start, upper`;
+        RETURNING name, start, upper, floor, retired, version`;
       if (inserted.length === 1) return { created: true, record: record(inserted[0]) };
-      const [existing] = await sql<Row[]>`
-        SELECT name, start, upper FROM sequencer_sequences WHERE name = ${name}`;
+      const existing = await selectRow(sql, name);
       if (existing === undefined) {
         throw new Error(`${JSON.stringify(name)} neither could be inserted nor exists`);
       }
-      return { created: false, record: record(existing) };
+      if (!existing.retired || start <= existing.upper) {
+        return { created: false, record: record(existing) };
+      }
+      return await sql.begin(async (tx) => {
+        const version = await lockVersion(tx);
+        const [revived] = await tx<Row[]>`
+          UPDATE sequencer_sequences
+             SET start = ${start}, upper = ${start - 1n}, floor = ${start}, retired = false,
+                 version = ${version + 1n}
+           WHERE name = ${name} AND retired AND upper < ${start}
+          RETURNING name, start, upper, floor, retired, version`;
+        if (revived === undefined) {
+          // Revived (or its bound raised) by another process since: as it is now.
+          return { created: false, record: record((await selectRow(tx, name))!) };
+        }
+        await setVersion(tx, version + 1n);
+        return { created: true, record: record(revived) };
+      });
     });
   }
 
   /** One sequence; see {@link Store.get}. */
   get(name: string): Promise<SequenceRecord | undefined> {
     return this.#run(`read of ${JSON.stringify(name)}`, async (sql) => {
-      const [row] = await sql<Row[]>`
-        SELECT name, start, upper FROM sequencer_sequences WHERE name = ${name}`;
+      const row = await selectRow(sql, name);
       return row === undefined ? undefined : record(row);
     });
   }
 
-  /** Every sequence, in byte order of their names; see {@link Store.list}. */
-  list(): Promise<SequenceRecord[]> {
+  /** One page of sequences, in byte order of their names; see {@link Store.list}. */
+  list(page: ListPage): Promise<SequenceRecord[]> {
+    try {
+      checkPage(page);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#run("list of sequences", async (sql) => {
       const rows = await sql<Row[]>`
-        SELECT name, start, upper FROM sequencer_sequences ORDER BY name COLLATE "C"`;
+        SELECT name, start, upper, floor, retired, version FROM sequencer_sequences
+         WHERE name > ${page.after ?? ""}
+         ORDER BY name COLLATE "C"
+         LIMIT ${page.limit}`;
       return rows.map(record);
     });
+  }
+
+  /** Raises a floor; see {@link Store.raiseFloor}. */
+  raiseFloor(name: string, floor: bigint): Promise<ChangeResult> {
+    if (typeof floor !== "bigint" || floor > INT64_MAX) {
+      return Promise.reject(invalid(`floor=${floor} is invalid: must be at most ${INT64_MAX}`));
+    }
+    return this.#run(`floor of ${JSON.stringify(name)}`, (sql) =>
+      sql.begin(async (tx) => {
+        const version = await lockVersion(tx);
+        const row = await selectRow(tx, name);
+        if (row === undefined) throw notFound(name);
+        if (floor <= row.floor) return { record: record(row), changed: false };
+        const [raised] = await tx<Row[]>`
+          UPDATE sequencer_sequences
+             SET floor = ${floor}, upper = GREATEST(upper, ${floor - 1n}),
+                 version = ${version + 1n}
+           WHERE name = ${name}
+          RETURNING name, start, upper, floor, retired, version`;
+        await setVersion(tx, version + 1n);
+        return { record: record(raised), changed: true };
+      }));
+  }
+
+  /** Retires a sequence; see {@link Store.retire}. */
+  retire(name: string): Promise<ChangeResult> {
+    return this.#run(`retirement of ${JSON.stringify(name)}`, (sql) =>
+      sql.begin(async (tx) => {
+        const version = await lockVersion(tx);
+        const row = await selectRow(tx, name);
+        if (row === undefined) throw notFound(name);
+        if (row.retired) return { record: record(row), changed: false };
+        const [done] = await tx<Row[]>`
+          UPDATE sequencer_sequences SET retired = true, version = ${version + 1n}
+           WHERE name = ${name}
+          RETURNING name, start, upper, floor, retired, version`;
+        await setVersion(tx, version + 1n);
+        return { record: record(done), changed: true };
+      }));
+  }
+
+  /**
+   * What changed after `since`, and the current version, from one statement (one snapshot); see
+   * {@link Store.changes}.
+   */
+  changes(since: bigint): Promise<Changes> {
+    if (typeof since !== "bigint" || since < 0n) {
+      return Promise.reject(invalid(`since=${since} is invalid: must be a version from 0`));
+    }
+    return this.#run("read of changes", async (sql) => {
+      const rows = await sql<({ current: bigint } & { [K in keyof Row]: Row[K] | null })[]>`
+        SELECT v.version AS current,
+               s.name, s.start, s.upper, s.floor, s.retired, s.version
+          FROM sequencer_version AS v
+          LEFT JOIN sequencer_sequences AS s ON s.version > ${since}
+         ORDER BY s.version, s.name COLLATE "C"`;
+      return {
+        version: rows[0].current,
+        records: rows.flatMap((row) => row.name === null ? [] : [record(row as Row)]),
+      };
+    });
+  }
+
+  /** Records a heartbeat and purges day-old ones; see {@link Store.heartbeat}. */
+  heartbeat(replica: string, applied: bigint): Promise<void> {
+    try {
+      checkReplica(replica, applied);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#run("heartbeat", async (sql) => {
+      await sql`
+        WITH purged AS (
+          DELETE FROM sequencer_replicas
+           WHERE seen < clock_timestamp() - interval '1 day' AND replica <> ${replica}
+        )
+        INSERT INTO sequencer_replicas AS r (replica, applied, seen)
+        VALUES (${replica}, ${applied}, clock_timestamp())
+        ON CONFLICT (replica) DO UPDATE
+           SET applied = GREATEST(r.applied, excluded.applied), seen = excluded.seen`;
+    });
+  }
+
+  /** Live replicas behind `version`; see {@link Store.lagging}. */
+  lagging(version: bigint, leaseMs: number): Promise<string[]> {
+    try {
+      checkLease(version, leaseMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#run("read of lagging replicas", async (sql) => {
+      const rows = await sql<{ replica: string }[]>`
+        SELECT replica FROM sequencer_replicas
+         WHERE applied < ${version}
+           AND seen >= clock_timestamp() - ${leaseMs} * interval '1 millisecond'
+         ORDER BY replica COLLATE "C"`;
+      return rows.map((row) => row.replica);
+    });
+  }
+
+  /**
+   * Raise-only merge in transactions of up to {@link MERGE_BATCH} sequences, each holding the
+   * version lock, so merges running at once in several processes queue up; see
+   * {@link Store.merge}.
+   */
+  async merge(records: ExportRecord[]): Promise<MergeResult> {
+    for (const record of records) checkExportRecord(record);
+    const result: MergeResult = { created: [], raised: [], retired: [] };
+    for (let i = 0; i < records.length; i += MERGE_BATCH) {
+      const batch = records.slice(i, i + MERGE_BATCH);
+      const merged = await this.#run("merge", (sql) => mergeBatch(sql, batch));
+      result.created.push(...merged.created);
+      result.raised.push(...merged.raised);
+      result.retired.push(...merged.retired);
+    }
+    return result;
   }
 
   /**
@@ -529,7 +733,101 @@ export class PostgresStore implements Store {
 }
 
 function record(row: Row): SequenceRecord {
-  return { name: row.name, start: row.start, upper: row.upper };
+  return {
+    name: row.name,
+    start: row.start,
+    upper: row.upper,
+    floor: row.floor,
+    retired: row.retired,
+    version: row.version,
+  };
+}
+
+type Query = Sql | postgres.TransactionSql<{ bigint: bigint }>;
+
+async function selectRow(sql: Query, name: string): Promise<Row | undefined> {
+  const [row] = await sql<Row[]>`
+    SELECT name, start, upper, floor, retired, version FROM sequencer_sequences
+     WHERE name = ${name}`;
+  return row;
+}
+
+/** Locks the change counter (before any sequence's row) and returns its value. */
+async function lockVersion(tx: Query): Promise<bigint> {
+  const [{ version }] = await tx<{ version: bigint }[]>`
+    SELECT version FROM sequencer_version FOR UPDATE`;
+  return version;
+}
+
+async function setVersion(tx: Query, version: bigint): Promise<void> {
+  await tx`UPDATE sequencer_version SET version = ${version}`;
+}
+
+/** Merges one batch in one transaction; see {@link PostgresStore.merge}. */
+function mergeBatch(sql: Sql, records: ExportRecord[]): Promise<MergeResult> {
+  return sql.begin(async (tx) => {
+    const result: MergeResult = { created: [], raised: [], retired: [] };
+    const version = await lockVersion(tx);
+    // Lists travel as JSON: the driver runs without the server's array types.
+    const names = JSON.stringify(records.map((r) => r.name));
+    const rows = await tx<Row[]>`
+      SELECT name, start, upper, floor, retired, version FROM sequencer_sequences
+       WHERE name IN (SELECT jsonb_array_elements_text(${names}::text::jsonb))
+       ORDER BY name COLLATE "C"
+         FOR UPDATE`;
+    const current = new Map(rows.map((row) => [row.name, row]));
+    const changed = new Map<string, Omit<Row, "version">>();
+    for (const input of records) {
+      const target = mergeTarget(input);
+      const row = changed.get(input.name) ?? current.get(input.name);
+      if (row === undefined) {
+        changed.set(input.name, {
+          name: input.name,
+          start: input.start,
+          upper: target.upper,
+          floor: target.floor,
+          retired: input.retired,
+        });
+        result.created.push(input.name);
+        continue;
+      }
+      const floor = row.floor > target.floor ? row.floor : target.floor;
+      const upper = row.upper > target.upper ? row.upper : target.upper;
+      const retire = input.retired && !row.retired;
+      const raised = floor !== row.floor || upper !== row.upper;
+      if (!raised && !retire) continue;
+      changed.set(input.name, { ...row, floor, upper, retired: row.retired || retire });
+      if (raised && !result.raised.includes(input.name)) result.raised.push(input.name);
+      if (retire) result.retired.push(input.name);
+    }
+    if (changed.size === 0) return result;
+    const next = version + 1n;
+    const values = JSON.stringify(
+      [...changed.values()]
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+        .map((v) => ({
+          name: v.name,
+          start: v.start.toString(),
+          upper: v.upper.toString(),
+          floor: v.floor.toString(),
+          retired: v.retired,
+        })),
+    );
+    // Raise-only even against a create or reservation that committed in between.
+    await tx`
+      INSERT INTO sequencer_sequences AS s (name, start, upper, floor, retired, version)
+      SELECT name, start, upper, floor, retired, ${next}
+        FROM jsonb_to_recordset(${values}::text::jsonb)
+          AS m(name text, start bigint, upper bigint, floor bigint, retired boolean)
+       ORDER BY name COLLATE "C"
+      ON CONFLICT (name) DO UPDATE
+         SET floor = GREATEST(s.floor, excluded.floor),
+             upper = GREATEST(s.upper, excluded.upper),
+             retired = s.retired OR excluded.retired,
+             version = excluded.version`;
+    await setVersion(tx, next);
+    return result;
+  });
 }
 
 function describe(error: unknown): string {
@@ -642,7 +940,7 @@ async function migrate(sql: Sql): Promise<{ before: number; now: number }> {
     }
     for (let v = version; v < POSTGRES_SCHEMA_VERSION; v++) {
       try {
-        await tx.unsafe(MIGRATIONS[v]);
+        for (const statement of POSTGRES_MIGRATIONS[v]) await tx.unsafe(statement);
       } catch (error) {
         if (error instanceof postgres.PostgresError && error.code === "42P07") {
           throw new PostgresSchemaError(
@@ -657,8 +955,8 @@ async function migrate(sql: Sql): Promise<{ before: number; now: number }> {
       await tx`INSERT INTO sequencer_schema (version) VALUES (${v + 1})`;
     }
     await tx`
-      INSERT INTO sequencer_sequences (name, start, upper)
-      VALUES (${DEFAULT_SEQUENCE}, 1, 0)
+      INSERT INTO sequencer_sequences (name, start, upper, floor)
+      VALUES (${DEFAULT_SEQUENCE}, 1, 0, 1)
       ON CONFLICT (name) DO NOTHING`;
     return { before: version, now: POSTGRES_SCHEMA_VERSION };
   });

@@ -52,6 +52,14 @@ class SqliteThread {
           worker.terminate();
           reject(unavailable(reply.message));
         } else if (reply.type === "closed") onClosed();
+        else if (reply.type === "fail-closed") {
+          this.#logger?.error("store failed closed: no more numbers until restarted", {
+            store: "sqlite",
+            error: reply.message,
+          });
+        } else if (reply.type === "warning") {
+          this.#logger?.warn("store warning", { store: "sqlite", error: reply.message });
+        }
       };
       const rpc = connectRpc<Store>(worker, STORE_OPERATIONS, {
         peer: "the store thread",

@@ -13,11 +13,16 @@ import { STORE_OPERATIONS } from "./store.ts";
 /** The first message: where the store is. Later messages are calls, or `close`. */
 export type SqliteWorkerMessage = { type: "open"; dataDir: string } | { type: "close" };
 
-/** What the thread answers to `open` and `close`. */
+/**
+ * What the thread answers to `open` and `close`; and, unasked, `fail-closed` once the store
+ * starts refusing everything (its file vanished) and `warning` for trouble that does not stop it.
+ */
 export type SqliteWorkerReply =
   | { type: "opened" }
   | { type: "failed"; message: string }
-  | { type: "closed" };
+  | { type: "closed" }
+  | { type: "fail-closed"; message: string }
+  | { type: "warning"; message: string };
 
 function serveStoreThread(scope: typeof self): void {
   let store: SqliteStore | undefined;
@@ -25,7 +30,12 @@ function serveStoreThread(scope: typeof self): void {
     const message = event.data;
     if (message.type === "open") {
       try {
-        store = await openSqliteStoreHere(message.dataDir);
+        store = await openSqliteStoreHere(message.dataDir, {
+          onFailClosed: (text) =>
+            scope.postMessage({ type: "fail-closed", message: text } satisfies SqliteWorkerReply),
+          onWarning: (text) =>
+            scope.postMessage({ type: "warning", message: text } satisfies SqliteWorkerReply),
+        });
         serveRpc(scope, store, STORE_OPERATIONS);
         scope.postMessage({ type: "opened" } satisfies SqliteWorkerReply);
       } catch (error) {

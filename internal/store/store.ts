@@ -1,8 +1,14 @@
 /**
- * The storage interface behind every sequence. A store keeps, per sequence, its start and its
- * committed upper bound: the highest number that may ever be handed out. `reserve` moves the bound
- * up in one durable, atomic step and returns the block that lies below it; the allocator hands out
- * numbers only from reserved blocks, so nothing answered can be answered again after a crash.
+ * The storage interface behind every sequence. A store keeps, per sequence, its start, its
+ * committed upper bound (the highest number that may ever be handed out), its raise-only floor and
+ * whether it is retired. `reserve` moves the bound up in one durable, atomic step and returns the
+ * block that lies below it; the allocator hands out numbers only from reserved blocks, so nothing
+ * answered can be answered again after a crash.
+ *
+ * Every floor raise, retirement, revival and merge bumps a store-wide change version in the same
+ * transaction; {@link Store.changes} lists what changed since a version, so that every process
+ * serving the store applies it, and {@link Store.heartbeat} / {@link Store.lagging} tell which
+ * live processes have not applied a version yet.
  *
  * Implementations: `sqlite_store.ts` (embedded, the default; run on a thread of its own by
  * `sqlite_thread.ts`) and `postgres_store.ts` (shared by replicas). Both pass the same contract
@@ -10,15 +16,64 @@
  *
  * @module
  */
-import { ADMIN_OPERATIONS, type Block, type SequenceAdmin } from "../domain/domain.ts";
+import {
+  ADMIN_OPERATIONS,
+  type Block,
+  INT64_MAX,
+  invalid,
+  type ListPage,
+  SEQUENCE_NAME,
+  SEQUENCE_NAME_RULE,
+  type SequenceAdmin,
+  type SequenceRecord,
+  START_MIN,
+} from "../domain/domain.ts";
 
 /** Which store a process uses. */
 export type StoreKind = "sqlite" | "postgres";
 
-/** Where the store is: the embedded one in a folder, or PostgreSQL at a URL. */
+/**
+ * Where the store is: the embedded one in a folder, or PostgreSQL at a URL. For PostgreSQL,
+ * `dataDir` is where an embedded store may still be, to be merged in when the store opens.
+ */
 export type StoreConfig =
   | { kind: "sqlite"; dataDir: string }
-  | { kind: "postgres"; url: string; poolSize: number };
+  | { kind: "postgres"; url: string; poolSize: number; dataDir: string };
+
+/**
+ * One sequence as exported and imported (`deno task sequences export`): its start, committed
+ * bound, floor and whether it is retired. {@link Store.merge} takes these.
+ */
+export interface ExportRecord {
+  /** The name. */
+  name: string;
+  /** The first number. */
+  start: bigint;
+  /** The committed bound: every number handed out was `<= committed`. */
+  committed: bigint;
+  /** The floor: no number below it is handed out. */
+  floor: bigint;
+  /** Whether it is retired. */
+  retired: boolean;
+}
+
+/** What {@link Store.changes} returns. */
+export interface Changes {
+  /** The store's current change version: every change up to it is in `records` or older. */
+  version: bigint;
+  /** The sequences whose floor was raised, or that were retired or revived, after `since`. */
+  records: SequenceRecord[];
+}
+
+/** What {@link Store.merge} did, by name. */
+export interface MergeResult {
+  /** Sequences it created. */
+  created: string[];
+  /** Existing sequences whose floor (and bound) it raised. */
+  raised: string[];
+  /** Existing sequences it retired. */
+  retired: string[];
+}
 
 /** Durable storage of sequences and their committed bounds. */
 export interface Store extends SequenceAdmin {
@@ -27,10 +82,31 @@ export interface Store extends SequenceAdmin {
   /**
    * Durably raises the bound of `name` by up to `size` (less only at `INT64_MAX`) and returns
    * the block below the new bound. Resolves only after the commit is durable.
-   * Rejects with a `SequencerError`: `not_found`, `exhausted` (the bound is already `INT64_MAX`),
-   * or `unavailable` (nothing was reserved).
+   * Rejects with a `SequencerError`: `not_found`, `retired`, `exhausted` (the bound is already
+   * `INT64_MAX`), or `unavailable` (nothing was reserved).
    */
   reserve(name: string, size: bigint): Promise<Block>;
+  /**
+   * The sequences changed (floor raised, retired, revived, merged) with a version above `since`,
+   * and the current version, read at one moment.
+   */
+  changes(since: bigint): Promise<Changes>;
+  /**
+   * Records that the process `replica` (a random id per start) is alive and has applied every
+   * change up to version `applied`. Rows not renewed for a day are purged.
+   */
+  heartbeat(replica: string, applied: bigint): Promise<void>;
+  /**
+   * The replicas that sent a heartbeat within the last `leaseMs` milliseconds (by the store's
+   * clock) and have applied less than `version`, ordered by id.
+   */
+  lagging(version: bigint, leaseMs: number): Promise<string[]>;
+  /**
+   * Raise-only merge of exported sequences (see {@link mergeTarget}): creates missing ones,
+   * raises floors and bounds, retires those retired in `records`; bumps the version of every
+   * sequence it changed. Idempotent, and safe when several processes merge at once.
+   */
+  merge(records: ExportRecord[]): Promise<MergeResult>;
   /** Resolves when the store answers; rejects `unavailable` otherwise. */
   ping(): Promise<void>;
   /** Releases files, threads and connections. */
@@ -41,7 +117,105 @@ export interface Store extends SequenceAdmin {
 export const STORE_OPERATIONS = [
   ...ADMIN_OPERATIONS,
   "reserve",
+  "changes",
+  "heartbeat",
+  "lagging",
+  "merge",
   "ping",
-] as const satisfies readonly (
-  keyof Store
-)[];
+] as const satisfies readonly (keyof Store)[];
+
+/** Sequences a store merges in one transaction; {@link Store.merge} splits larger inputs. */
+export const MERGE_BATCH = 1000;
+
+/**
+ * The floor and bound an exported record asks for: the floor is at least the exported floor and
+ * one above the exported committed bound (at most {@link INT64_MAX}); the bound is at least the
+ * exported one and the floor minus one. A store raises its own values to at least these.
+ */
+export function mergeTarget(record: ExportRecord): { floor: bigint; upper: bigint } {
+  const above = record.committed < INT64_MAX ? record.committed + 1n : INT64_MAX;
+  const floor = record.floor > above ? record.floor : above;
+  const upper = record.committed > floor - 1n ? record.committed : floor - 1n;
+  return { floor, upper };
+}
+
+/** A stored sequence as an {@link ExportRecord}. */
+export function exportRecord(record: SequenceRecord): ExportRecord {
+  return {
+    name: record.name,
+    start: record.start,
+    committed: record.upper,
+    floor: record.floor,
+    retired: record.retired,
+  };
+}
+
+/**
+ * Checks an {@link ExportRecord} before a store merges it: a valid name, a 64-bit start from
+ * {@link START_MIN}, a committed bound from `start - 1` and a floor from `start`, both at most
+ * {@link INT64_MAX}.
+ * @throws {SequencerError} `invalid`, naming the sequence and the rule.
+ */
+export function checkExportRecord(record: ExportRecord): void {
+  const what = `sequence ${JSON.stringify(record.name)}`;
+  if (typeof record.name !== "string" || !SEQUENCE_NAME.test(record.name)) {
+    throw invalid(`${what}: the name ${SEQUENCE_NAME_RULE}`);
+  }
+  for (const field of ["start", "committed", "floor"] as const) {
+    if (typeof record[field] !== "bigint") throw invalid(`${what}: ${field} must be an integer`);
+  }
+  if (record.start < START_MIN || record.start > INT64_MAX) {
+    throw invalid(`${what}: start=${record.start} must be from ${START_MIN} to ${INT64_MAX}`);
+  }
+  if (record.committed < record.start - 1n || record.committed > INT64_MAX) {
+    throw invalid(
+      `${what}: committed=${record.committed} must be from start - 1 (${record.start - 1n}) ` +
+        `to ${INT64_MAX}`,
+    );
+  }
+  if (record.floor < record.start || record.floor > INT64_MAX) {
+    throw invalid(
+      `${what}: floor=${record.floor} must be from start (${record.start}) to ${INT64_MAX}`,
+    );
+  }
+  if (typeof record.retired !== "boolean") throw invalid(`${what}: retired must be true or false`);
+}
+
+/**
+ * Checks a {@link ListPage}: `limit` a whole number from 1, `after` absent or a string.
+ * @throws {SequencerError} `invalid`, naming the field and the rule.
+ */
+export function checkPage(page: ListPage): void {
+  if (!Number.isSafeInteger(page.limit) || page.limit < 1) {
+    throw invalid(`limit=${page.limit} is invalid: must be a whole number from 1`);
+  }
+  if (page.after !== undefined && typeof page.after !== "string") {
+    throw invalid(`after=${page.after} is invalid: must be a sequence name`);
+  }
+}
+
+/**
+ * Checks the arguments of {@link Store.heartbeat} and {@link Store.lagging}.
+ * @throws {SequencerError} `invalid`, naming the argument and the rule.
+ */
+export function checkReplica(replica: string, applied: bigint): void {
+  if (typeof replica !== "string" || replica.length < 1 || replica.length > 200) {
+    throw invalid(`replica ${JSON.stringify(replica)} is invalid: must be 1 to 200 characters`);
+  }
+  if (typeof applied !== "bigint" || applied < 0n || applied > INT64_MAX) {
+    throw invalid(`applied=${applied} is invalid: must be a version from 0 to ${INT64_MAX}`);
+  }
+}
+
+/**
+ * Checks the lease of {@link Store.lagging}.
+ * @throws {SequencerError} `invalid`, naming the rule.
+ */
+export function checkLease(version: bigint, leaseMs: number): void {
+  if (typeof version !== "bigint" || version < 0n || version > INT64_MAX) {
+    throw invalid(`version=${version} is invalid: must be from 0 to ${INT64_MAX}`);
+  }
+  if (!Number.isFinite(leaseMs) || leaseMs <= 0 || leaseMs > 86_400_000) {
+    throw invalid(`leaseMs=${leaseMs} is invalid: must be above 0 and at most a day`);
+  }
+}

@@ -5,14 +5,16 @@
  * @module
  */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   DEFAULT_SEQUENCE,
   type ErrorCode,
   INT64_MAX,
+  type SequenceRecord,
   SequencerError,
   START_MIN,
 } from "../../domain/domain.ts";
-import type { Store } from "../store.ts";
+import type { ExportRecord, Store } from "../store.ts";
 
 /** A predicate for `assert.rejects`: a {@link SequencerError} with `code`. */
 export function coded(code: ErrorCode): (error: unknown) => boolean {
@@ -23,6 +25,37 @@ export function coded(code: ErrorCode): (error: unknown) => boolean {
   };
 }
 
+/** A new sequence's record as a store returns it. */
+export function fresh(name: string, start: bigint, upper = start - 1n): SequenceRecord {
+  return { name, start, upper, floor: start, retired: false, version: 0n };
+}
+
+/** Every name of `store`, read in pages of `size`. */
+export async function allNames(store: Store, size: number): Promise<string[]> {
+  const names: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.list(after === undefined ? { limit: size } : { limit: size, after });
+    assert.ok(page.length <= size, `a page of ${page.length} for limit ${size}`);
+    names.push(...page.map((r) => r.name));
+    if (page.length < size) return names;
+    after = page[page.length - 1].name;
+  }
+}
+
+/** Polls `check` until it holds, failing after a generous `timeoutMs`. */
+export async function eventually(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Runs the store contract as steps of `t`. */
 export async function storeContract(
   t: Deno.TestContext,
@@ -31,11 +64,7 @@ export async function storeContract(
   await t.step("the default sequence exists, starting at 1 with nothing reserved", async () => {
     const store = await open();
     try {
-      assert.deepEqual(await store.get(DEFAULT_SEQUENCE), {
-        name: DEFAULT_SEQUENCE,
-        start: 1n,
-        upper: 0n,
-      });
+      assert.deepEqual(await store.get(DEFAULT_SEQUENCE), fresh(DEFAULT_SEQUENCE, 1n));
       await store.ping();
     } finally {
       await store.close();
@@ -73,15 +102,12 @@ export async function storeContract(
     const store = await open();
     try {
       const first = await store.create("orders", 1000n);
-      assert.deepEqual(first, {
-        created: true,
-        record: { name: "orders", start: 1000n, upper: 999n },
-      });
+      assert.deepEqual(first, { created: true, record: fresh("orders", 1000n) });
       assert.deepEqual(await store.reserve("orders", 3n), { first: 1000n, last: 1002n });
       const again = await store.create("orders", 5n);
       assert.equal(again.created, false);
-      assert.deepEqual(again.record, { name: "orders", start: 1000n, upper: 1002n });
-      const names = (await store.list()).map((r) => r.name);
+      assert.deepEqual(again.record, fresh("orders", 1000n, 1002n));
+      const names = (await store.list({ limit: 100 })).map((r) => r.name);
       assert.deepEqual(names, [DEFAULT_SEQUENCE, "orders"].sort());
     } finally {
       await store.close();
@@ -130,5 +156,278 @@ export async function storeContract(
     const store = await open();
     await store.close();
     await assert.rejects(store.reserve(DEFAULT_SEQUENCE, 1n), coded("unavailable"));
+  });
+  await t.step(
+    "list pages cover every name exactly once, in byte order, for any page size",
+    async () => {
+      const store = await open();
+      try {
+        const names = [
+          "A",
+          "B-2",
+          "a",
+          "a.b",
+          "a-b",
+          "a_b",
+          "a0",
+          "aa",
+          "b",
+          "Z9",
+          "0",
+          "9.x",
+          "x".repeat(64),
+        ];
+        for (let i = 0; i < 30; i++) names.push(`n${i}`);
+        for (const name of names) await store.create(name, 1n);
+        const expected = [DEFAULT_SEQUENCE, ...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 1, max: 50 }), async (size) => {
+            assert.deepEqual(await allNames(store, size), expected);
+          }),
+          { numRuns: 25 },
+        );
+        assert.deepEqual(
+          (await store.list({ limit: 3, after: "a" })).map((r) => r.name),
+          ["a-b", "a.b", "a0"],
+        );
+        assert.deepEqual(await store.list({ limit: 5, after: "zzz" }), []);
+        await assert.rejects(store.list({ limit: 0 }), coded("invalid"));
+        await assert.rejects(store.list({ limit: 1.5 }), coded("invalid"));
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "floors only rise: every later block starts at or above every floor asked for",
+    async () => {
+      const store = await open();
+      try {
+        let run = 0;
+        await fc.assert(
+          fc.asyncProperty(
+            fc.bigInt({ min: -1000n, max: 1000n }),
+            fc.array(
+              fc.oneof(
+                fc.record({ reserve: fc.bigInt({ min: 1n, max: 50n }) }),
+                fc.record({ floor: fc.bigInt({ min: -1100n, max: 3000n }) }),
+              ),
+              { maxLength: 12 },
+            ),
+            async (start, steps) => {
+              const name = `floor-${run++}`;
+              await store.create(name, start);
+              let floor = start;
+              let upper = start - 1n;
+              let version = (await store.changes(0n)).version;
+              for (const step of steps) {
+                if ("reserve" in step) {
+                  const block = await store.reserve(name, step.reserve);
+                  assert.equal(block.first, upper + 1n);
+                  assert.ok(block.first >= floor, `block ${block.first} below floor ${floor}`);
+                  upper = block.last;
+                } else {
+                  const result = await store.raiseFloor(name, step.floor);
+                  const raises = step.floor > floor;
+                  assert.equal(result.changed, raises);
+                  if (raises) {
+                    floor = step.floor;
+                    if (upper < floor - 1n) upper = floor - 1n;
+                    version++;
+                    assert.equal(result.record.version, version);
+                  }
+                  assert.equal(result.record.floor, floor);
+                  assert.equal(result.record.upper, upper);
+                  assert.equal((await store.changes(0n)).version, version);
+                }
+              }
+              const stored = await store.get(name);
+              assert.equal(stored?.floor, floor);
+              assert.equal(stored?.upper, upper);
+            },
+          ),
+          { numRuns: 30 },
+        );
+        await assert.rejects(store.raiseFloor("missing", 5n), coded("not_found"));
+        await assert.rejects(store.raiseFloor(DEFAULT_SEQUENCE, INT64_MAX + 1n), coded("invalid"));
+        await store.create("top", 1n);
+        const top = await store.raiseFloor("top", INT64_MAX);
+        assert.deepEqual([top.record.floor, top.record.upper], [INT64_MAX, INT64_MAX - 1n]);
+        assert.deepEqual(await store.reserve("top", 10n), { first: INT64_MAX, last: INT64_MAX });
+        await assert.rejects(store.reserve("top", 1n), coded("exhausted"));
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "changes lists each changed sequence once, after a version, read at one moment",
+    async () => {
+      const store = await open();
+      try {
+        assert.deepEqual(await store.changes(0n), { version: 0n, records: [] });
+        await store.create("a", 1n);
+        await store.create("b", 1n);
+        await store.reserve("a", 10n);
+        assert.deepEqual(await store.changes(0n), { version: 0n, records: [] });
+        const raised = await store.raiseFloor("a", 5n);
+        assert.equal(raised.record.version, 1n);
+        const retiredB = await store.retire("b");
+        assert.equal(retiredB.record.version, 2n);
+        await store.raiseFloor("a", 3n);
+        await store.retire("b");
+        const all = await store.changes(0n);
+        assert.equal(all.version, 2n);
+        assert.deepEqual(all.records.map((r) => [r.name, r.version]), [["a", 1n], ["b", 2n]]);
+        assert.deepEqual((await store.changes(1n)).records.map((r) => r.name), ["b"]);
+        assert.deepEqual(await store.changes(2n), { version: 2n, records: [] });
+        await store.raiseFloor("b", 100n);
+        assert.deepEqual(
+          (await store.changes(1n)).records.map((r) => [r.name, r.version, r.floor]),
+          [["b", 3n, 100n]],
+        );
+        await assert.rejects(store.changes(-1n), coded("invalid"));
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "a retired sequence reserves nothing, stays listed, and revives only above its bound",
+    async () => {
+      const store = await open();
+      try {
+        await store.create("old", 10n);
+        await store.reserve("old", 5n);
+        const first = await store.retire("old");
+        assert.equal(first.changed, true);
+        assert.deepEqual(first.record, {
+          name: "old",
+          start: 10n,
+          upper: 14n,
+          floor: 10n,
+          retired: true,
+          version: 1n,
+        });
+        const again = await store.retire("old");
+        assert.equal(again.changed, false);
+        assert.equal(again.record.version, 1n);
+        await assert.rejects(store.reserve("old", 1n), (error) => {
+          coded("retired")(error);
+          assert.equal((error as SequencerError).details?.sequence, "old");
+          return true;
+        });
+        assert.equal((await store.get("old"))?.retired, true);
+        assert.ok((await store.list({ limit: 10 })).some((r) => r.name === "old" && r.retired));
+        for (const start of [1n, 10n, 14n]) {
+          const low = await store.create("old", start);
+          assert.equal(low.created, false);
+          assert.deepEqual(low.record, first.record);
+        }
+        const revived = await store.create("old", 15n);
+        assert.deepEqual(revived, {
+          created: true,
+          record: { name: "old", start: 15n, upper: 14n, floor: 15n, retired: false, version: 2n },
+        });
+        assert.deepEqual(await store.reserve("old", 3n), { first: 15n, last: 17n });
+        assert.equal((await store.create("old", 100n)).created, false);
+        await assert.rejects(store.retire("missing"), coded("not_found"));
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "heartbeats: lagging names the live replicas that have not applied a version",
+    async () => {
+      const store = await open();
+      try {
+        await store.heartbeat("r-a", 0n);
+        await store.heartbeat("r-b", 5n);
+        assert.deepEqual(await store.lagging(5n, 60_000), ["r-a"]);
+        assert.deepEqual(await store.lagging(6n, 60_000), ["r-a", "r-b"]);
+        assert.deepEqual(await store.lagging(0n, 60_000), []);
+        await store.heartbeat("r-a", 7n);
+        assert.deepEqual(await store.lagging(6n, 60_000), ["r-b"]);
+        // Applied versions only rise (a late heartbeat does not take one back).
+        await store.heartbeat("r-a", 3n);
+        assert.deepEqual(await store.lagging(6n, 60_000), ["r-b"]);
+        // A replica that stops sending drops out once its lease is over (by the store's clock).
+        await eventually(
+          "a 1 ms lease runs out",
+          async () => (await store.lagging(100n, 1)).length === 0,
+        );
+        assert.deepEqual(await store.lagging(100n, 60_000), ["r-a", "r-b"]);
+        await assert.rejects(store.heartbeat("", 1n), coded("invalid"));
+        await assert.rejects(store.heartbeat("r", -1n), coded("invalid"));
+        await assert.rejects(store.lagging(1n, 0), coded("invalid"));
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step("merge creates, raises and retires, raise-only and idempotent", async () => {
+    const store = await open();
+    try {
+      await store.create("kept", 1n);
+      await store.reserve("kept", 100n);
+      await store.create("behind", 1n);
+      await store.create("to-retire", 1n);
+      const records: ExportRecord[] = [
+        { name: "kept", start: 1n, committed: 50n, floor: 20n, retired: false },
+        { name: "behind", start: 1n, committed: 200n, floor: 10n, retired: false },
+        { name: "new", start: 5n, committed: 40n, floor: 7n, retired: false },
+        { name: "new-floor", start: 5n, committed: 4n, floor: 90n, retired: false },
+        { name: "to-retire", start: 1n, committed: 0n, floor: 1n, retired: true },
+        { name: "new-retired", start: 1n, committed: 9n, floor: 1n, retired: true },
+        { name: "full", start: 1n, committed: INT64_MAX, floor: 1n, retired: false },
+      ];
+      const result = await store.merge(records);
+      assert.deepEqual(result, {
+        created: ["new", "new-floor", "new-retired", "full"],
+        raised: ["kept", "behind"],
+        retired: ["to-retire"],
+      });
+      const get = async (name: string) => {
+        const r = (await store.get(name))!;
+        return [r.start, r.upper, r.floor, r.retired];
+      };
+      // Numbers up to 50 were handed out where the export came from: none below 51 here.
+      assert.deepEqual(await get("kept"), [1n, 100n, 51n, false]);
+      assert.deepEqual(await get("behind"), [1n, 200n, 201n, false]);
+      assert.deepEqual(await get("new"), [5n, 40n, 41n, false]);
+      assert.deepEqual(await get("new-floor"), [5n, 89n, 90n, false]);
+      assert.deepEqual(await get("to-retire"), [1n, 0n, 1n, true]);
+      assert.deepEqual(await get("new-retired"), [1n, 9n, 10n, true]);
+      assert.deepEqual(await get("full"), [1n, INT64_MAX, INT64_MAX, false]);
+      const changed = await store.changes(0n);
+      assert.equal(changed.records.length, 7);
+      assert.ok(changed.records.every((r) => r.version > 0n && r.version <= changed.version));
+      assert.deepEqual(await store.merge(records), { created: [], raised: [], retired: [] });
+      assert.equal((await store.changes(0n)).version, changed.version);
+      assert.deepEqual(await store.reserve("behind", 1n), { first: 201n, last: 201n });
+      assert.deepEqual(await store.reserve("new", 1n), { first: 41n, last: 41n });
+      await assert.rejects(store.reserve("new-retired", 1n), coded("retired"));
+      await assert.rejects(store.reserve("full", 1n), coded("exhausted"));
+      await assert.rejects(
+        store.merge([
+          { name: "ok", start: 1n, committed: 0n, floor: 1n, retired: false },
+          { name: "bad", start: 5n, committed: 1n, floor: 5n, retired: false },
+        ]),
+        coded("invalid"),
+      );
+      assert.equal(await store.get("ok"), undefined);
+      await assert.rejects(
+        store.merge([{ name: "-x", start: 1n, committed: 0n, floor: 1n, retired: false }]),
+        coded("invalid"),
+      );
+    } finally {
+      await store.close();
+    }
   });
 }
