@@ -36,8 +36,8 @@ export async function mergeEmbeddedStore(
   if (size === 0) return undefined;
   const embedded = await openSqliteStoreHere(dataDir, { create: false, acceptMoved: true });
   try {
-    if (embedded.movedTo()?.to === options.where) return undefined;
     const result = await embedded.moveOut(options.where, (records) => target.merge(records));
+    if (result === undefined) return undefined;
     const list = (names: string[]) => names.slice(0, LOGGED_NAMES);
     options.logger?.info("merged embedded store into postgres", {
       from: path,

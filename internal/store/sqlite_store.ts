@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { backup as sqliteBackup, DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   type Block,
   type ChangeResult,
@@ -473,16 +473,21 @@ export class SqliteStore implements Store {
   /**
    * Merges every sequence into another store with `merge`, then marks this store as moved to
    * `target` (a redacted URL), all while holding this store's write lock: a process still serving
-   * this store can reserve nothing in between, and refuses to reserve afterwards.
+   * this store can reserve nothing in between, and refuses to reserve afterwards. Returns
+   * `undefined`, merging nothing, when the store was moved to `target` already.
    */
   async moveOut(
     target: string,
     merge: (records: ExportRecord[]) => Promise<MergeResult>,
-  ): Promise<MergeResult> {
+  ): Promise<MergeResult | undefined> {
     this.#live();
     const result: MergeResult = { created: [], raised: [], retired: [] };
     this.#db.exec("BEGIN IMMEDIATE");
     try {
+      if (this.movedTo()?.to === target) {
+        this.#db.exec("COMMIT");
+        return undefined;
+      }
       let after = "";
       for (;;) {
         const rows = this.#statements.page.all(after, MERGE_BATCH) as unknown as Row[];
@@ -534,14 +539,36 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Writes a consistent copy of the database to `file` (`VACUUM INTO`) while the store may be
-   * serving in other processes. `file` must not exist.
+   * Writes a consistent copy of the database to `file` with SQLite's online backup API, in one
+   * step (one read snapshot), while the store may be serving in this and other processes: the
+   * copy goes to a temporary file beside `file`, is fsynced, then renamed, so `file` is whole or
+   * absent. Refuses when `file` exists.
    */
-  backup(file: string): Promise<void> {
-    return this.#read(() => {
-      this.#statements.backup ??= this.#db.prepare("VACUUM INTO ?");
-      this.#statements.backup.run(file);
-    });
+  async backup(file: string): Promise<void> {
+    this.#live();
+    try {
+      await Deno.lstat(file);
+      throw invalid(`backup file ${JSON.stringify(file)} exists already: name a new file`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const temporary = `${file}.tmp-${crypto.randomUUID()}`;
+    try {
+      await sqliteBackup(this.#db, temporary, { rate: -1 });
+      const copy = await Deno.open(temporary, { read: true, write: true });
+      try {
+        await copy.sync();
+      } finally {
+        copy.close();
+      }
+      await Deno.rename(temporary, file);
+    } catch (error) {
+      await Deno.remove(temporary).catch(() => {});
+      if (error instanceof SequencerError) throw error;
+      throw unavailable(
+        `sqlite store: backup to ${JSON.stringify(file)} failed: ${errorText(error)}`,
+      );
+    }
   }
 
   /** Schedules a marker write of `generation`, at most one per {@link MARKER_INTERVAL_MS}. */
