@@ -39,17 +39,15 @@ function listen(counter: BigInt64Array, port: number): Deno.HttpServer<Deno.NetA
 if (!("WorkerGlobalScope" in globalThis)) {
   const workers = Number(Deno.env.get("WORKERS") ?? "1");
   const counter = new SharedArrayBuffer(8);
-  const first = await new Promise<number>((resolve) => {
-    const worker = new Worker(import.meta.url, { type: "module" });
-    worker.onmessage = (e) => resolve(e.data);
-    worker.postMessage({ counter, port: Number(Deno.env.get("PORT") ?? "0") } satisfies Start);
-  });
-  await Promise.all(Array.from({ length: workers - 1 }, () =>
+  // One listener thread on `port`; resolves with the port it listens on.
+  const spawn = (port: number) =>
     new Promise<number>((resolve) => {
       const worker = new Worker(import.meta.url, { type: "module" });
       worker.onmessage = (e) => resolve(e.data);
-      worker.postMessage({ counter, port: first } satisfies Start);
-    })));
+      worker.postMessage({ counter, port } satisfies Start);
+    });
+  const first = await spawn(Number(Deno.env.get("PORT") ?? "0"));
+  await Promise.all(Array.from({ length: workers - 1 }, () => spawn(first)));
   console.log(JSON.stringify({ port: first }));
 } else {
   self.onmessage = (e: MessageEvent<Start>) => {

@@ -61,25 +61,22 @@ export async function measureNginx(
   if (nginx === undefined) {
     return { name, command: "", rps: 0, skipped: "nginx is not installed" };
   }
-  const dir = await Deno.makeTempDir({ prefix: "sequencer-bench-nginx-" });
-  const port = freePort();
-  const conf = `${dir}/nginx.conf`;
-  await Deno.writeTextFile(conf, nginxConfig(dir, port, processes));
-  const child = new Deno.Command(nginx, {
-    args: ["-p", dir, "-c", conf],
-    stdout: "null",
-    // nginx's own errors (a port taken, a bad configuration) show on the bench's stderr.
-    stderr: "inherit",
-  }).spawn();
-  try {
-    await waitForPort(port);
-    const url = `http://127.0.0.1:${port}/`;
-    return { name, command: `${wrkCommand} ${url}`, rps: await load(url) };
-  } finally {
-    child.kill("SIGTERM");
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  }
+  return await withServer("sequencer-bench-nginx-", {
+    async spawn(dir, port) {
+      const conf = `${dir}/nginx.conf`;
+      await Deno.writeTextFile(conf, nginxConfig(dir, port, processes));
+      return new Deno.Command(nginx, {
+        args: ["-p", dir, "-c", conf],
+        stdout: "null",
+        // nginx's own errors (a port taken, a bad configuration) show on the bench's stderr.
+        stderr: "inherit",
+      }).spawn();
+    },
+    async use(port) {
+      const url = `http://127.0.0.1:${port}/`;
+      return { name, command: `${wrkCommand} ${url}`, rps: await load(url) };
+    },
+  });
 }
 
 /** Reads `"INCR","48123.45",…` from `redis-benchmark --csv`. */
@@ -105,28 +102,59 @@ export async function measureRedis(clients: number, seconds: number): Promise<Re
   if (server === undefined || bench === undefined) {
     return { name, command: "", rps: 0, skipped: "redis-server or redis-benchmark is missing" };
   }
-  const dir = await Deno.makeTempDir({ prefix: "sequencer-bench-redis-" });
-  const port = freePort();
-  const child = new Deno.Command(server, {
-    args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    cwd: dir,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  return await withServer("sequencer-bench-redis-", {
+    spawn: (dir, port) =>
+      new Deno.Command(server, {
+        args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd: dir,
+        stdout: "null",
+        stderr: "null",
+      }).spawn(),
+    async use(port): Promise<Reference> {
+      // Sized for about `seconds` at Redis's usual rate on such a machine.
+      const requests = Math.max(10_000, Math.round(seconds * 50_000));
+      const args = [
+        "-p",
+        String(port),
+        "-t",
+        "incr",
+        "-c",
+        String(clients),
+        "-n",
+        String(requests),
+      ];
+      const rps = parseRedisCsv((await run(bench, [...args, "--csv"])).out);
+      if (rps === undefined) {
+        return { name, command: "", rps: 0, skipped: `redis-benchmark printed no INCR rate` };
+      }
+      return { name, command: `redis-benchmark ${args.join(" ")}`, rps };
+    },
+  });
+}
+
+/**
+ * Starts a server program in a fresh temporary folder on a free port, runs `use` once it accepts
+ * connections, then stops it (SIGTERM) and removes the folder.
+ */
+async function withServer<T>(
+  prefix: string,
+  options: {
+    spawn(dir: string, port: number): Deno.ChildProcess | Promise<Deno.ChildProcess>;
+    use(port: number): Promise<T>;
+  },
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix });
   try {
-    await waitForPort(port);
-    // Sized for about `seconds` at Redis's usual rate on such a machine.
-    const requests = Math.max(10_000, Math.round(seconds * 50_000));
-    const args = ["-p", String(port), "-t", "incr", "-c", String(clients), "-n", String(requests)];
-    const result = await run(bench, [...args, "--csv"]);
-    const rps = parseRedisCsv(result.out);
-    if (rps === undefined) {
-      return { name, command: "", rps: 0, skipped: `redis-benchmark printed no INCR rate` };
+    const port = freePort();
+    const child = await options.spawn(dir, port);
+    try {
+      await waitForPort(port);
+      return await options.use(port);
+    } finally {
+      child.kill("SIGTERM");
+      await child.status;
     }
-    return { name, command: `redis-benchmark ${args.join(" ")}`, rps };
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
     await Deno.remove(dir, { recursive: true });
   }
 }
