@@ -11,9 +11,12 @@
 import {
   ADMIN_OPERATIONS,
   DEFAULT_SEQUENCE,
+  INT64_MAX,
   notFound,
+  retired,
   SEQUENCE_CAPACITY,
   type SequenceAdmin,
+  type SequenceRecord,
   SequencerError,
   unavailable,
 } from "../domain/domain.ts";
@@ -21,6 +24,7 @@ import type { Store } from "../store/store.ts";
 import type { Logger } from "../log/log.ts";
 import { SequenceTable, SlotState } from "./atomic_sequence.ts";
 import { type BlockSizing, DEFAULT_SIZING, nextBlockSize } from "./block_size.ts";
+import { ChangeFollower, type FollowerTiming } from "./change_follower.ts";
 
 /** Where a sequence lives in the table: its slot and the slot's binding (see `SequenceTable`). */
 export interface SlotRef {
@@ -81,6 +85,16 @@ export interface OwnerOptions {
   pingIntervalMs?: number;
   /** First and largest delay between retries of a failed reservation (ms). */
   retryMs?: { initial: number; max: number };
+  /** How changes made through other processes are followed (see `change_follower.ts`). */
+  follow?: FollowerTiming;
+  /**
+   * How long a sequence must have handed out nothing before its slot may be given to another
+   * sequence when the table is full (ms, default 60 s). The store keeps the sequence; only the
+   * rest of the blocks held for it is lost (a gap).
+   */
+  slotIdleMs?: number;
+  /** The clock (ms), for tests. */
+  now?: () => number;
   /**
    * Called after each block is installed (for the trace timeline), with `performance.now()`
    * times: when the reservation began, when the store commit returned, when the block was live.
@@ -97,6 +111,9 @@ export interface OwnerOptions {
 interface SlotMeta {
   name: string;
   binding: number;
+  /** When it was last seen handing out numbers (or bound), and how many it had then. */
+  lastActive: number;
+  seenHanded: bigint;
   size: bigint;
   /** When the previous refill was asked for: the time between two is how long a block lasted. */
   requestedAt: number | undefined;
@@ -118,8 +135,12 @@ export class SequenceOwner implements OwnerPort {
   declare readonly create: SequenceAdmin["create"];
   /** One sequence as stored; see {@link SequenceAdmin.get}. */
   declare readonly get: SequenceAdmin["get"];
-  /** Every sequence as stored; see {@link SequenceAdmin.list}. */
+  /** One page of sequences; see {@link SequenceAdmin.list}. */
   declare readonly list: SequenceAdmin["list"];
+  /** Raises a floor; see {@link SequenceAdmin.raiseFloor}. */
+  declare readonly raiseFloor: SequenceAdmin["raiseFloor"];
+  /** Retires a sequence; see {@link SequenceAdmin.retire}. */
+  declare readonly retire: SequenceAdmin["retire"];
   /** The shared table every taker reads. */
   readonly table: SequenceTable;
   readonly #store: Store;
@@ -139,6 +160,9 @@ export class SequenceOwner implements OwnerPort {
   #started = false;
   #closed = false;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #follower: ChangeFollower;
+  readonly #slotIdleMs: number;
+  readonly #now: () => number;
 
   private constructor(store: Store, options: OwnerOptions) {
     this.#store = store;
@@ -147,13 +171,73 @@ export class SequenceOwner implements OwnerPort {
     this.#prefetch = this.#sizing.max > 1n;
     this.#retry = options.retryMs ?? { initial: 100, max: 2_000 };
     this.#onReserve = options.onReserve;
+    this.#slotIdleMs = options.slotIdleMs ?? 60_000;
+    this.#now = options.now ?? (() => performance.now());
     this.table = SequenceTable.create(options.capacity ?? SEQUENCE_CAPACITY);
-    // The store's operations pass through unchanged, tracked for the store's health.
+    this.#follower = new ChangeFollower(store, {
+      apply: (records) => this.#apply(records),
+      dropAll: () => this.#dropAll(),
+    }, { timing: options.follow, logger: options.logger });
+    // The store's operations pass through unchanged, tracked for the store's health; a change
+    // they made is applied to the table and waits until every replica has applied it too.
     const admin = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
     for (const operation of ADMIN_OPERATIONS) {
       const call = store[operation] as (...args: unknown[]) => Promise<unknown>;
-      admin[operation] = (...args) => this.#track(call.apply(store, args));
+      admin[operation] = async (...args) => {
+        const result = await this.#track(call.apply(store, args));
+        const records = recordsIn(result);
+        this.#apply(records);
+        const version = records.reduce((v, r) => (r.version > v ? r.version : v), 0n);
+        if (version > this.#follower.applied) {
+          const lagging = await this.#follower.propagate(version);
+          if (lagging.length > 0) {
+            this.#logger.warn("a change was not applied by every replica in time", {
+              operation,
+              version,
+              replicas: lagging,
+            });
+          }
+        }
+        return result;
+      };
     }
+  }
+
+  /** Applies changed records to the slots bound to them: floors raised, retirements. */
+  #apply(records: SequenceRecord[]): void {
+    for (const record of records) {
+      const ref = this.#slots.get(record.name);
+      if (ref === undefined) continue;
+      if (record.retired) {
+        this.table.retire(ref.slot);
+        this.#release(record.name);
+      } else {
+        this.table.raiseFloor(ref.slot, record.floor);
+      }
+    }
+  }
+
+  /**
+   * Gives the slot of `name` back (its sequence was retired): stale takers in any thread find its
+   * binding changed or its state retired, and resolving the name again answers `retired`.
+   */
+  #release(name: string): void {
+    const ref = this.#slots.get(name);
+    if (ref === undefined) return;
+    const meta = this.#meta[ref.slot];
+    this.#slots.delete(name);
+    if (meta !== undefined) {
+      clearTimeout(meta.timer);
+      meta.timer = undefined;
+      meta.backingOff = false;
+    }
+    this.#meta[ref.slot] = undefined;
+    this.#free.push(ref.slot);
+  }
+
+  /** Drops every block held in memory (the change follower's lease ran out). */
+  #dropAll(): void {
+    for (const ref of this.#slots.values()) this.table.raiseFloor(ref.slot, INT64_MAX);
   }
 
   /**
@@ -165,6 +249,7 @@ export class SequenceOwner implements OwnerPort {
    */
   static async start(store: Store, options: OwnerOptions): Promise<SequenceOwner> {
     const owner = new SequenceOwner(store, options);
+    await owner.#follower.start();
     const { slot } = await owner.resolve(DEFAULT_SEQUENCE);
     // Without prefetch, resolving `default` proved the store answers; a block reserved now would
     // be a number held ahead of other replicas, which that mode exists to avoid.
@@ -196,8 +281,44 @@ export class SequenceOwner implements OwnerPort {
     this.#healthy = healthy;
   }
 
+  /** Notes which sequences handed out numbers since the last look (or have takers waiting). */
+  #observeActivity(): void {
+    const now = this.#now();
+    this.#meta.forEach((meta, slot) => {
+      if (meta === undefined) return;
+      const { numbers } = this.table.handed(slot);
+      if (numbers !== meta.seenHanded || this.table.demand(slot).waiting > 0) {
+        meta.seenHanded = numbers;
+        meta.lastActive = now;
+      }
+    });
+  }
+
+  /**
+   * Gives the slot of the sequence idle the longest (at least `slotIdleMs`, never `default`, none
+   * with a reservation running) to whoever needs it; `undefined` when every slot is in use.
+   */
+  #evictIdle(): number | undefined {
+    this.#observeActivity();
+    const now = this.#now();
+    let victim: SlotMeta | undefined;
+    for (const meta of this.#bound()) {
+      if (meta.name === DEFAULT_SEQUENCE || meta.running !== undefined) continue;
+      if (now - meta.lastActive < this.#slotIdleMs) continue;
+      if (victim === undefined || meta.lastActive < victim.lastActive) victim = meta;
+    }
+    if (victim === undefined) return undefined;
+    this.#logger.info("slot given to another sequence", {
+      sequence: victim.name,
+      idleSec: Math.round((now - victim.lastActive) / 1000),
+    });
+    this.#release(victim.name);
+    return this.#free.pop();
+  }
+
   async #ping(): Promise<void> {
     if (this.#closed) return;
+    this.#observeActivity();
     try {
       await this.#store.ping();
       if (this.#bound().every((m) => m.timer === undefined)) this.#setHealthy(true);
@@ -226,19 +347,25 @@ export class SequenceOwner implements OwnerPort {
   async #load(name: string): Promise<SlotRef> {
     const record = await this.#track(this.#store.get(name));
     if (record === undefined) throw notFound(name);
-    const slot = this.#free.pop() ?? this.#meta.length;
-    if (slot >= this.table.capacity) {
+    if (record.retired) throw retired(name);
+    const slot = this.#free.pop() ??
+      (this.#meta.length < this.table.capacity ? this.#meta.length : this.#evictIdle());
+    if (slot === undefined) {
       throw new SequencerError(
         "too_many",
-        `this process serves at most ${this.table.capacity} sequences since it started; ` +
-          `restart it to serve others`,
+        `this process serves at most ${this.table.capacity} sequences at once, and every one ` +
+          `handed out numbers within the last ${Math.round(this.#slotIdleMs / 1000)} s; ` +
+          `try again later, or raise SEQUENCES_MAX`,
         { details: { limit: this.table.capacity } },
       );
     }
+    // A slot given back keeps its old binding until now: stale takers in any thread fail.
     const { binding } = this.table.rebind(slot);
     this.#meta[slot] = {
       name,
       binding,
+      lastActive: this.#now(),
+      seenHanded: 0n,
       size: this.#sizing.min,
       requestedAt: undefined,
       backoff: this.#retry.initial,
@@ -306,6 +433,8 @@ export class SequenceOwner implements OwnerPort {
     try {
       const block = await this.#track(this.#store.reserve(meta.name, size));
       const committed = performance.now();
+      // The slot was given back meanwhile (its sequence retired): the block is a gap.
+      if (this.#meta[slot] !== meta) return;
       this.table.install(slot, block.first, block.last);
       meta.blocks++;
       this.#onReserve?.(meta.name, size, now, committed, performance.now());
@@ -313,6 +442,12 @@ export class SequenceOwner implements OwnerPort {
       meta.timer = undefined;
       this.table.publish(slot, SlotState.Ok, true);
     } catch (error) {
+      if (this.#meta[slot] !== meta) return;
+      if (error instanceof SequencerError && error.code === "retired") {
+        this.table.retire(slot);
+        this.#release(meta.name);
+        return;
+      }
       if (error instanceof SequencerError && error.code === "exhausted") {
         // Keep the claim: nobody needs to ask the store again.
         this.table.publish(slot, SlotState.Exhausted, false);
@@ -395,6 +530,7 @@ export class SequenceOwner implements OwnerPort {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#pingTimer);
+    await this.#follower.close();
     for (const meta of this.#bound()) {
       clearTimeout(meta.timer);
       meta.timer = undefined;
@@ -402,4 +538,16 @@ export class SequenceOwner implements OwnerPort {
     }
     await Promise.allSettled(this.#bound().map((meta) => meta.running));
   }
+}
+
+/** The sequence records in an operation's result (a record, a change, a creation, a page). */
+function recordsIn(result: unknown): SequenceRecord[] {
+  if (Array.isArray(result)) return result.filter(isRecord);
+  if (isRecord(result)) return [result];
+  const inner = (result as { record?: unknown } | undefined)?.record;
+  return isRecord(inner) ? [inner] : [];
+}
+
+function isRecord(value: unknown): value is SequenceRecord {
+  return typeof value === "object" && value !== null && "name" in value && "version" in value;
 }

@@ -32,6 +32,8 @@ export const SEQUENCE_CAPACITY = 4096;
 /** What went wrong, as a stable code that clients may branch on. */
 export type ErrorCode =
   | "invalid"
+  | "unauthorized"
+  | "forbidden"
   | "not_found"
   | "no_route"
   | "method_not_allowed"
@@ -48,6 +50,8 @@ export type ErrorCode =
 /** The HTTP status of each {@link ErrorCode}: the one table handlers answer from. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   no_route: 404,
   method_not_allowed: 405,
@@ -157,6 +161,28 @@ export interface SequenceRecord {
   start: bigint;
   /** Committed bound: every number handed out is `<= upper`; `start - 1` before the first block. */
   upper: bigint;
+  /** Raise-only: no number below it is ever handed out (`start` until raised). */
+  floor: bigint;
+  /** Retired: it hands out no number, ever again. */
+  retired: boolean;
+  /** The store-wide change version of its last floor raise, retirement or revival (0 if none). */
+  version: bigint;
+}
+
+/** Outcome of {@link SequenceAdmin.raiseFloor} and {@link SequenceAdmin.retire}. */
+export interface ChangeResult {
+  /** The sequence as stored afterwards. */
+  record: SequenceRecord;
+  /** False when nothing needed to change (a floor at or below what is committed, or retired already). */
+  changed: boolean;
+}
+
+/** One page of a listing: at most `limit` sequences whose names sort after `after` (bytewise). */
+export interface ListPage {
+  /** Most sequences on the page. */
+  limit: number;
+  /** The last name of the previous page; absent for the first page. */
+  after?: string;
 }
 
 /** A block of consecutive numbers `first..last` (inclusive) that is durably reserved. */
@@ -184,19 +210,31 @@ export interface CreateResult {
 export interface SequenceAdmin {
   /**
    * Creates `name` starting at `start` (bound `start - 1`) unless it exists; never changes an
-   * existing sequence. Safe when several processes create the same name at once.
+   * existing sequence, except that a retired one is revived when `start` lies above its committed
+   * bound. Safe when several processes create the same name at once.
    */
   create(name: string, start: bigint): Promise<CreateResult>;
   /** One sequence as stored, without consuming a number; `undefined` when unknown. */
   get(name: string): Promise<SequenceRecord | undefined>;
-  /** Every sequence as stored, ordered by name (bytewise). */
-  list(): Promise<SequenceRecord[]>;
+  /** One page of sequences, ordered by name (bytewise); never reads them all at once. */
+  list(page: ListPage): Promise<SequenceRecord[]>;
+  /**
+   * Raise-only: afterwards no number below `floor` is handed out; the committed bound becomes at
+   * least `floor - 1`. Never lowers anything.
+   */
+  raiseFloor(name: string, floor: bigint): Promise<ChangeResult>;
+  /** Retires `name`: it hands out nothing, ever again, and stays listed as retired. */
+  retire(name: string): Promise<ChangeResult>;
 }
 
 /** The names of the {@link SequenceAdmin} operations, for the generic forwarding. */
-export const ADMIN_OPERATIONS = ["create", "get", "list"] as const satisfies readonly (
-  keyof SequenceAdmin
-)[];
+export const ADMIN_OPERATIONS = [
+  "create",
+  "get",
+  "list",
+  "raiseFloor",
+  "retire",
+] as const satisfies readonly (keyof SequenceAdmin)[];
 
 /** The sequences as the HTTP handlers see them: take numbers; administer sequences. */
 export interface Sequences extends SequenceAdmin {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SequenceOwner } from "../owner.ts";
+import { type OwnerOptions, SequenceOwner } from "../owner.ts";
 import { createSequences } from "../sequences.ts";
 import { nextBlockSize } from "../block_size.ts";
 import { openSqliteStore } from "../../store/sqlite_thread.ts";
@@ -34,36 +34,37 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
 }
 
 /** A real SQLite store whose commits can be made to fail, as a full or read-only disk would. */
-class FailingStore implements Store {
-  readonly kind = "sqlite";
-  failing = false;
+type FailingStore = Store & {
+  /** The real store underneath. */
+  inner: Store;
+  /** Every reservation and ping fails while set. */
+  failing: boolean;
   /** Sequences whose reservations fail while the store otherwise works. */
-  failingNames = new Set<string>();
-  reservations: Block[] = [];
-  constructor(readonly inner: Store) {}
-  async reserve(name: string, size: bigint): Promise<Block> {
-    if (this.failing || this.failingNames.has(name)) {
-      throw unavailable("injected: disk I/O error at commit");
-    }
-    const block = await this.inner.reserve(name, size);
-    this.reservations.push(block);
-    return block;
-  }
-  create(name: string, start: bigint) {
-    return this.inner.create(name, start);
-  }
-  get(name: string) {
-    return this.inner.get(name);
-  }
-  list() {
-    return this.inner.list();
-  }
-  ping() {
-    return this.failing ? Promise.reject(unavailable("injected")) : this.inner.ping();
-  }
-  close() {
-    return this.inner.close();
-  }
+  failingNames: Set<string>;
+  /** Every block reserved so far. */
+  reservations: Block[];
+};
+
+function failingStore(inner: Store): FailingStore {
+  const store: FailingStore = {
+    ...inner,
+    inner,
+    failing: false,
+    failingNames: new Set(),
+    reservations: [],
+    async reserve(name, size) {
+      if (store.failing || store.failingNames.has(name)) {
+        throw unavailable("injected: disk I/O error at commit");
+      }
+      const block = await inner.reserve(name, size);
+      store.reservations.push(block);
+      return block;
+    },
+    ping() {
+      return store.failing ? Promise.reject(unavailable("injected")) : inner.ping();
+    },
+  };
+  return store;
 }
 
 /** Retries an hour apart and no pings: only a success elsewhere can cut a backoff short. */
@@ -72,10 +73,10 @@ const SLOW_RETRY = { pingIntervalMs: 3_600_000, retryMs: { initial: 3_600_000, m
 async function withService(
   fn: (client: Sequences, store: FailingStore, owner: SequenceOwner) => Promise<void>,
   sizing = { min: 100n, max: 1_000_000n, growBelowMs: 1_000, shrinkAboveMs: 60_000 },
-  timing = { pingIntervalMs: 50, retryMs: { initial: 20, max: 100 } },
+  timing: Partial<OwnerOptions> = { pingIntervalMs: 50, retryMs: { initial: 20, max: 100 } },
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "sequencer-owner-" });
-  const store = new FailingStore(await openSqliteStore(dir));
+  const store = failingStore(await openSqliteStore(dir));
   const owner = await SequenceOwner.start(store, {
     logger: silentLogger,
     sizing,
@@ -261,7 +262,7 @@ Deno.test("a store that cannot commit gives errors, never a number past the comm
 
   await t.step("a store failing at startup is an error, not a service at 1", async () => {
     const dir = await Deno.makeTempDir({ prefix: "sequencer-owner-" });
-    const store = new FailingStore(await openSqliteStore(dir));
+    const store = failingStore(await openSqliteStore(dir));
     store.failing = true;
     try {
       await assert.rejects(
@@ -410,3 +411,56 @@ async function drainUntilNewBlock(
   }
   assert.ok(store.reservations.length > count, "no new block was committed");
 }
+
+Deno.test("a full table gives the slot of the sequence idle longest to a new one, never a repeat", async (t) => {
+  let now = 0;
+  // Activity is observed when a slot is needed (pings are an hour apart here).
+  const clock = { now: () => now, slotIdleMs: 60_000, capacity: 3, pingIntervalMs: 3_600_000 };
+  await withService(
+    async (client, _store, owner) => {
+      for (const name of ["a", "b", "c", "d", "e"]) await owner.create(name, 1n);
+      assert.equal(await client.next("a", 1n), 1n);
+      now = 1_000;
+      assert.equal(await client.next("b", 1n), 1n);
+      const bound = () => owner.stats().sequences.map((s) => s.name).sort();
+
+      await t.step(
+        "while every slot was used within the idle time, a new name is too_many",
+        async () => {
+          now = 30_000;
+          await assert.rejects(async () => await client.next("c", 1n), coded("too_many"));
+          now = 50_000;
+          assert.equal(await client.next("b", 1n), 2n);
+        },
+      );
+
+      await t.step("once one is idle long enough, its slot serves the new name", async () => {
+        now = 95_000; // a last seen active at 30 s, b at 95 s
+        assert.equal(await client.next("c", 1n), 1n);
+        assert.deepEqual(bound(), ["b", "c", "default"]);
+      });
+
+      await t.step(
+        "the evicted name comes back above everything it handed out (a gap)",
+        async () => {
+          now = 200_000;
+          const again = await client.next("a", 1n);
+          assert.ok(again > 1n, `a answered ${again} again`);
+          assert.deepEqual(bound(), ["a", "c", "default"]);
+          now = 300_000;
+          assert.ok((await client.next("b", 1n)) > 2n, "b answered a number again");
+        },
+      );
+
+      await t.step("default is never given away", async () => {
+        now = 10_000_000;
+        assert.equal(await client.next("d", 1n), 1n);
+        now += 100_000;
+        assert.equal(await client.next("e", 1n), 1n);
+        assert.ok(bound().includes("default"));
+      });
+    },
+    undefined,
+    clock,
+  );
+});

@@ -39,21 +39,24 @@ export function parseInt64(text: string, what: string, min: bigint): bigint {
   return value;
 }
 
+/** A JSON number of a body, as its source text. */
+class NumberText {
+  constructor(readonly source: string) {}
+}
+
 /**
- * The body of `PUT /v1/sequences/{name}`: empty, or a JSON object with an optional `start`
- * (a JSON integer, or a string of digits for clients that cannot write 64-bit numbers). Numbers
- * are read from their source text, so none is rounded through a float.
+ * A JSON object body with only the fields in `allowed`; integer fields are read from their source
+ * text, so none is rounded through a float. Returns the raw source of each integer field given.
  */
-export function parseCreateBody(text: string): bigint {
-  if (text.trim() === "") return 1n;
+function parseObject(text: string, allowed: readonly string[]): Map<string, unknown> {
+  const sources = new Map<string, string>();
   let body: unknown;
-  let startSource: string | undefined;
   try {
     body = JSON.parse(
       text,
       function (this: unknown, key: string, value: unknown, context?: { source?: string }) {
-        if (key === "start" && typeof value === "number" && context?.source !== undefined) {
-          startSource = context.source;
+        if (typeof value === "number" && context?.source !== undefined) {
+          sources.set(key, context.source);
         }
         return value;
       } as (key: string, value: unknown) => unknown,
@@ -62,23 +65,49 @@ export function parseCreateBody(text: string): bigint {
     throw invalid(`request body is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw invalid(`request body must be a JSON object like {"start": 1}`);
+    throw invalid(`request body must be a JSON object like {"${allowed[0]}": 1}`);
   }
-  const unknown = Object.keys(body).filter((key) => key !== "start");
-  if (unknown.length > 0) {
-    throw invalid(
-      `request body field ${JSON.stringify(unknown[0])} is unknown: only "start" is allowed`,
-    );
+  const fields = new Map<string, unknown>();
+  for (const [key, value] of Object.entries(body)) {
+    if (!allowed.includes(key)) {
+      throw invalid(
+        `request body field ${JSON.stringify(key.slice(0, 40))} is unknown: only ${
+          allowed.map((a) => JSON.stringify(a)).join(", ")
+        } allowed`,
+      );
+    }
+    fields.set(key, typeof value === "number" ? new NumberText(sources.get(key) ?? "") : value);
   }
-  if (!("start" in body)) return 1n;
-  const start = (body as { start: unknown }).start;
-  if (typeof start === "number" && startSource !== undefined) {
-    return parseInt64(startSource, "start", START_MIN);
-  }
-  if (typeof start === "string") return parseInt64(start, "start", START_MIN);
+  return fields;
+}
+
+/** An int64 field of a body: a JSON integer (read exactly) or a string of digits. */
+function int64Field(value: unknown, what: string, min: bigint): bigint {
+  if (value instanceof NumberText) return parseInt64(value.source, what, min);
+  if (typeof value === "string") return parseInt64(value, what, min);
   throw invalid(
-    `start ${
-      JSON.stringify(start)
-    } is invalid: must be an integer from ${START_MIN} to ${INT64_MAX}`,
+    `${what} ${JSON.stringify(value)} is invalid: must be an integer from ${min} to ${INT64_MAX}`,
   );
+}
+
+/**
+ * The body of `PATCH /v1/sequences/{name}`: `{"floor": N}`, N a 64-bit integer (a JSON number or
+ * a string of digits).
+ */
+export function parseFloorBody(text: string): bigint {
+  if (text.trim() === "") throw invalid(`request body must be a JSON object like {"floor": 1000}`);
+  const fields = parseObject(text, ["floor"]);
+  if (!fields.has("floor")) throw invalid(`request body must have "floor", like {"floor": 1000}`);
+  return int64Field(fields.get("floor"), "floor", START_MIN);
+}
+
+/**
+ * The body of `PUT /v1/sequences/{name}`: empty, or a JSON object with an optional `start`
+ * (a JSON integer, or a string of digits for clients that cannot write 64-bit numbers). Numbers
+ * are read from their source text, so none is rounded through a float.
+ */
+export function parseCreateBody(text: string): bigint {
+  if (text.trim() === "") return 1n;
+  const fields = parseObject(text, ["start"]);
+  return fields.has("start") ? int64Field(fields.get("start"), "start", START_MIN) : 1n;
 }

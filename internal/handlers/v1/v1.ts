@@ -5,16 +5,18 @@
  */
 import {
   DEFAULT_SEQUENCE,
+  INT64_MAX,
+  invalid,
   notFound,
   type SequenceRecord,
   SequencerError,
   type Sequences,
 } from "../../domain/domain.ts";
 import { readBody } from "../../http/body.ts";
-import { choiceParam, integerParam } from "../../http/params.ts";
+import { choiceParam, integerParam, singleParam } from "../../http/params.ts";
 import { json, JSON_CONTENT_TYPE } from "../../http/respond.ts";
 import { type Handler, type RequestContext, type Route, searchParams } from "../../http/router.ts";
-import { parseCreateBody, parseName } from "./parse.ts";
+import { parseCreateBody, parseFloorBody, parseName } from "./parse.ts";
 
 /** Options of the v1 routes. */
 export interface V1Options {
@@ -24,8 +26,11 @@ export interface V1Options {
   bodyTimeoutMs?: number;
 }
 
-/** Largest create body accepted (bytes). */
+/** Largest request body accepted (bytes). */
 export const MAX_BODY_BYTES = 1024;
+
+/** Sequences on one page of `GET /v1/sequences`: `limit` from 1 to 1000, default 100. */
+export const LIST_LIMIT = { name: "limit", min: 1, max: 1000, defaultValue: 100 };
 
 /** How numbers are written: as JSON numbers (default) or as JSON strings. */
 export type NumberFormat = "number" | "string";
@@ -54,7 +59,19 @@ function numberAnswer(first: bigint, batch: bigint | undefined, format: NumberFo
 
 function recordBody(record: SequenceRecord, format: NumberFormat) {
   const n = (value: bigint) => (format === "string" ? value.toString() : value);
-  return { name: record.name, start: n(record.start), committed: n(record.upper) };
+  return {
+    name: record.name,
+    start: n(record.start),
+    committed: n(record.upper),
+    floor: n(record.floor),
+    retired: record.retired,
+  };
+}
+
+/** The lowest number not yet reserved by any process: everything from it on is new. */
+function nextFree(record: SequenceRecord): bigint | undefined {
+  if (record.upper >= INT64_MAX) return undefined;
+  return record.floor > record.upper + 1n ? record.floor : record.upper + 1n;
 }
 
 function formatOf(ctx: RequestContext): NumberFormat {
@@ -89,6 +106,14 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
     // (which labels it as a form) works as a user expects.
     const start = parseCreateBody(await readBody(req, bodyLimits));
     const result = await sequences.create(name, start);
+    if (!result.created && result.record.retired) {
+      throw new SequencerError(
+        "conflict",
+        `sequence ${JSON.stringify(name)} is retired; it can be created again only with a ` +
+          `start above its committed bound ${result.record.upper}`,
+        { details: { sequence: name, committed: result.record.upper } },
+      );
+    }
     if (result.record.start !== start) {
       throw new SequencerError(
         "conflict",
@@ -111,39 +136,103 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
   };
 
   const list: Handler = async (_req, ctx) => {
-    const format = formatOf(ctx);
-    const records = await sequences.list();
+    const params = searchParams(ctx);
+    const format = choiceParam(params, "numbers", FORMATS);
+    const limit = integerParam(params, LIST_LIMIT);
+    const after = singleParam(params, "after");
+    if (after !== undefined && after.length > 64) {
+      throw invalid(
+        `query parameter after is invalid: must be a sequence name (at most 64 characters)`,
+      );
+    }
+    const records = await sequences.list({ limit, ...(after === undefined ? {} : { after }) });
     return json(200, {
       status: "ok",
       sequences: records.map((record) => recordBody(record, format)),
+      next: records.length === limit ? records[records.length - 1].name : null,
     });
+  };
+
+  const raiseFloor: Handler = async (req, ctx) => {
+    const name = parseName(ctx.params.name);
+    const format = formatOf(ctx);
+    const floor = parseFloorBody(await readBody(req, bodyLimits));
+    const { record, changed } = await sequences.raiseFloor(name, floor);
+    const next = nextFree(record);
+    return json(200, {
+      status: "ok",
+      sequence: recordBody(record, format),
+      changed,
+      next: next === undefined ? null : format === "string" ? next.toString() : next,
+      ...(changed ? {} : {
+        note: `floor ${floor} is at or below what the sequence already guarantees ` +
+          `(floor ${record.floor}, committed ${record.upper}): nothing changed`,
+      }),
+    });
+  };
+
+  const retire: Handler = async (_req, ctx) => {
+    const name = parseName(ctx.params.name);
+    const format = formatOf(ctx);
+    if (name === DEFAULT_SEQUENCE) {
+      throw new SequencerError(
+        "conflict",
+        `sequence "default" cannot be retired: GET /v1/sequence serves it`,
+      );
+    }
+    const { record, changed } = await sequences.retire(name);
+    return json(200, { status: "ok", sequence: recordBody(record, format), changed });
   };
 
   return [
     {
       method: "GET",
       path: "/v1/sequence",
+      access: { next: { name: DEFAULT_SEQUENCE } },
       handler: (_req, ctx) => next(DEFAULT_SEQUENCE, ctx),
       summary: "next number of the default sequence",
     },
     {
       method: "GET",
       path: "/v1/sequence/:name",
+      access: { next: { param: "name" } },
       handler: (_req, ctx) => next(parseName(ctx.params.name), ctx),
       summary: "next number of a named sequence",
     },
-    { method: "GET", path: "/v1/sequences", handler: list, summary: "list sequences" },
+    {
+      method: "GET",
+      path: "/v1/sequences",
+      access: "admin",
+      handler: list,
+      summary: "list sequences",
+    },
     {
       method: "GET",
       path: "/v1/sequences/:name",
+      access: { next: { param: "name" } },
       handler: show,
       summary: "show one sequence without consuming a number",
     },
     {
       method: "PUT",
       path: "/v1/sequences/:name",
+      access: "admin",
       handler: create,
       summary: "create a named sequence",
+    },
+    {
+      method: "PATCH",
+      path: "/v1/sequences/:name",
+      access: "admin",
+      handler: raiseFloor,
+      summary: "raise a sequence's floor: no number below it is ever answered",
+    },
+    {
+      method: "DELETE",
+      path: "/v1/sequences/:name",
+      access: "admin",
+      handler: retire,
+      summary: "retire a sequence: it answers 410 from then on",
     },
   ];
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseCreateBody, parseName } from "../parse.ts";
+import { parseCreateBody, parseFloorBody, parseName } from "../parse.ts";
 import { INT64_MAX, SequencerError, START_MIN } from "../../../domain/domain.ts";
 
 /** The parse result as data: the value, or the `invalid` error's message. */
@@ -73,5 +73,38 @@ Deno.test("create body: optional start, exact to 64 bits", async (t) => {
       ),
       (start) => !attempt(() => parseCreateBody(`{"start": ${start}}`)).ok,
     ));
+  });
+});
+
+Deno.test("floor body: one 64-bit integer, exact", async (t) => {
+  await t.step("numbers and digit strings are read exactly", () => {
+    assert.equal(parseFloorBody('{"floor": 9007199254740993}'), 9007199254740993n);
+    assert.equal(parseFloorBody(`{"floor": "${INT64_MAX}"}`), INT64_MAX);
+    assert.equal(parseFloorBody('{"floor": -5}'), -5n);
+  });
+  await t.step("anything else is refused naming the input", () => {
+    const cases: [string, RegExp][] = [
+      ["", /must be a JSON object like \{"floor": 1000\}/],
+      ["{}", /must have "floor"/],
+      ['{"floor": 1.5}', /floor 1.5 is invalid/],
+      ['{"floor": {"source": "5"}}', /floor \{"source":"5"\} is invalid/],
+      ['{"floor": 9223372036854775808}', /out of range/],
+      ['{"floor": 1, "start": 2}', /field "start" is unknown/],
+    ];
+    for (const [body, message] of cases) {
+      const parsed = attempt(() => parseFloorBody(body));
+      assert.equal(parsed.ok, false, body);
+      if (!parsed.ok) assert.match(parsed.error, message, body);
+    }
+  });
+  await t.step("any 64-bit floor round-trips exactly (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: START_MIN, max: INT64_MAX }),
+        (floor) =>
+          parseFloorBody(`{"floor": ${floor}}`) === floor &&
+          parseFloorBody(`{"floor": "${floor}"}`) === floor,
+      ),
+    );
   });
 });

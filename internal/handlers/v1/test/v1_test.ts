@@ -99,7 +99,7 @@ Deno.test("named sequences: create, next, show, list", async (t) => {
       assert.equal(created.status, 201);
       assert.deepEqual(created.body, {
         status: "ok",
-        sequence: { name: "orders", start: 1000, committed: 999 },
+        sequence: { name: "orders", start: 1000, committed: 999, floor: 1000, retired: false },
       });
       assert.equal((await call("PUT", "/v1/sequences/orders", '{"start": 1000}')).status, 200);
       const conflict = await call("PUT", "/v1/sequences/orders", '{"start": 5}');
@@ -187,6 +187,92 @@ Deno.test("named sequences: create, next, show, list", async (t) => {
       const singles = [];
       for (let i = 0; i < 3; i++) singles.push((await call("GET", "/v1/sequence/edge")).status);
       assert.deepEqual(singles, [200, 200, 200]);
+    });
+  });
+});
+
+Deno.test("floors, retiring and a paginated list through the API", async (t) => {
+  await withApi(async (call) => {
+    await call("PUT", "/v1/sequences/inv");
+    assert.equal((await call("GET", "/v1/sequence/inv")).body.sequence.number, 1);
+
+    await t.step("PATCH raises the floor: the next number is at or above it", async () => {
+      const res = await call("PATCH", "/v1/sequences/inv", '{"floor": "5000"}');
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.changed, true);
+      assert.equal(res.body.sequence.floor, 5000);
+      assert.ok(res.body.sequence.committed >= 4999);
+      assert.equal(res.body.next, res.body.sequence.committed + 1);
+      assert.equal((await call("GET", "/v1/sequence/inv")).body.sequence.number, 5000);
+    });
+
+    await t.step("a floor at or below what is guaranteed changes nothing and says so", async () => {
+      const res = await call("PATCH", "/v1/sequences/inv", '{"floor": 10}');
+      assert.equal(res.status, 200);
+      assert.equal(res.body.changed, false);
+      assert.equal(res.body.sequence.floor, 5000, "the floor was lowered");
+      assert.match(res.body.note, /nothing changed/);
+      assert.ok((await call("GET", "/v1/sequence/inv")).body.sequence.number > 5000);
+    });
+
+    await t.step("bad floors are 400 naming the input; unknown names 404", async () => {
+      const bad = await call("PATCH", "/v1/sequences/inv", '{"floor": 1.5}');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.code, "invalid");
+      assert.equal((await call("PATCH", "/v1/sequences/nope", '{"floor": 5}')).status, 404);
+    });
+
+    await t.step("DELETE retires: 410 from then on, listed as retired", async () => {
+      const res = await call("DELETE", "/v1/sequences/inv");
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.changed, true);
+      assert.equal(res.body.sequence.retired, true);
+      const gone = await call("GET", "/v1/sequence/inv");
+      assert.equal(gone.status, 410);
+      assert.equal(gone.body.code, "retired");
+      assert.equal((await call("GET", "/v1/sequence/inv?count=5")).status, 410);
+      assert.equal((await call("DELETE", "/v1/sequences/inv")).body.changed, false);
+      assert.equal((await call("GET", "/v1/sequences/inv")).body.sequence.retired, true);
+    });
+
+    await t.step("re-creating a retired name low is 409; above its bound it is new", async () => {
+      const low = await call("PUT", "/v1/sequences/inv", '{"start": 1}');
+      assert.equal(low.status, 409);
+      assert.match(low.body.error, /retired/);
+      const bound = (await call("GET", "/v1/sequences/inv")).body.sequence.committed;
+      const high = await call("PUT", "/v1/sequences/inv", `{"start": ${bound + 1}}`);
+      assert.equal(high.status, 201, high.text);
+      assert.equal((await call("GET", "/v1/sequence/inv")).body.sequence.number, bound + 1);
+    });
+
+    await t.step("default cannot be retired", async () => {
+      const res = await call("DELETE", "/v1/sequences/default");
+      assert.equal(res.status, 409);
+      assert.equal((await call("GET", "/v1/sequence")).status, 200);
+    });
+
+    await t.step("the list comes in pages that cover every name once", async () => {
+      for (let i = 0; i < 25; i++) {
+        await call("PUT", `/v1/sequences/p${String(i).padStart(2, "0")}`);
+      }
+      const names: string[] = [];
+      let after: string | null = null;
+      let pages = 0;
+      do {
+        const query: string = after === null ? "limit=7" : `limit=7&after=${after}`;
+        const page = await call("GET", `/v1/sequences?${query}`);
+        assert.equal(page.status, 200);
+        assert.ok(page.body.sequences.length <= 7);
+        names.push(...page.body.sequences.map((s: { name: string }) => s.name));
+        after = page.body.next;
+        pages++;
+      } while (after !== null);
+      assert.equal(new Set(names).size, names.length, "a name came twice");
+      assert.deepEqual(names, [...names].sort());
+      assert.equal(names.filter((n) => n.startsWith("p")).length, 25);
+      assert.ok(pages >= 4);
+      assert.equal((await call("GET", "/v1/sequences?limit=0")).status, 400);
+      assert.equal((await call("GET", "/v1/sequences?limit=1001")).status, 400);
     });
   });
 });
