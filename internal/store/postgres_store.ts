@@ -43,10 +43,12 @@ import {
 } from "../domain/domain.ts";
 import {
   type Changes,
+  CHANGES_LIMIT,
   checkExportRecord,
   checkLease,
   checkPage,
   checkReplica,
+  completeChanges,
   type ExportRecord,
   MERGE_BATCH,
   type MergeResult,
@@ -638,11 +640,12 @@ export class PostgresStore implements Store {
                s.name, s.start, s.upper, s.floor, s.retired, s.version
           FROM sequencer_version AS v
           LEFT JOIN sequencer_sequences AS s ON s.version > ${since}
-         ORDER BY s.version, s.name COLLATE "C"`;
-      return {
-        version: rows[0].current,
-        records: rows.flatMap((row) => row.name === null ? [] : [record(row as Row)]),
-      };
+         ORDER BY s.version, s.name COLLATE "C"
+         LIMIT ${CHANGES_LIMIT + 1}`;
+      return completeChanges(
+        rows[0].current,
+        rows.flatMap((row) => row.name === null ? [] : [record(row as Row)]),
+      );
     });
   }
 

@@ -42,10 +42,12 @@ import {
 import { migrateSqlite } from "./sqlite_schema.ts";
 import {
   type Changes,
+  CHANGES_LIMIT,
   checkExportRecord,
   checkLease,
   checkPage,
   checkReplica,
+  completeChanges,
   type ExportRecord,
   MERGE_BATCH,
   type MergeResult,
@@ -173,7 +175,7 @@ export class SqliteStore implements Store {
       generation: "SELECT value FROM counters WHERE name = 'generation'",
       changes: `SELECT c.value AS current, ${COLUMNS.split(", ").map((c) => `s.${c}`).join(", ")}
         FROM counters AS c LEFT JOIN sequences AS s ON s.version > ?
-        WHERE c.name = 'version' ORDER BY s.version, s.name`,
+        WHERE c.name = 'version' ORDER BY s.version, s.name LIMIT ${CHANGES_LIMIT + 1}`,
       heartbeat: "INSERT INTO replicas (replica, applied, seen) " +
         "VALUES (?, ?, unixepoch('subsec') * 1000) ON CONFLICT (replica) DO UPDATE " +
         "SET applied = max(applied, excluded.applied), seen = excluded.seen",
@@ -384,7 +386,7 @@ export class SqliteStore implements Store {
         & { [K in keyof Row]: Row[K] | null }
       )[];
       const records = rows.flatMap((row) => row.name === null ? [] : [toRecord(row as Row)]);
-      return { version: rows[0].current, records };
+      return completeChanges(rows[0].current, records);
     });
   }
 

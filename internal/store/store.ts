@@ -88,7 +88,9 @@ export interface Store extends SequenceAdmin {
   reserve(name: string, size: bigint): Promise<Block>;
   /**
    * The sequences changed (floor raised, retired, revived, merged) with a version above `since`,
-   * and the current version, read at one moment.
+   * ordered by version, and the version up to which they are complete, read at one moment: the
+   * store's current version, or, when more than {@link CHANGES_LIMIT} records changed, a lower
+   * one (the records of one version are never split; call again from the version returned).
    */
   changes(since: bigint): Promise<Changes>;
   /**
@@ -126,6 +128,22 @@ export const STORE_OPERATIONS = [
 
 /** Sequences a store merges in one transaction; {@link Store.merge} splits larger inputs. */
 export const MERGE_BATCH = 1000;
+
+/** Most records one {@link Store.changes} call returns (more than one merge batch). */
+export const CHANGES_LIMIT = 10_000;
+
+/**
+ * Cuts `records` (ordered by version, at most {@link CHANGES_LIMIT} + 1 of them, the changes after
+ * some version while the store was at `current`) to a complete answer: when there are more than
+ * the limit, the versions below that of the first record left out, and the version before it.
+ */
+export function completeChanges(current: bigint, records: SequenceRecord[]): Changes {
+  if (records.length <= CHANGES_LIMIT) return { version: current, records };
+  const cut = records[CHANGES_LIMIT].version;
+  const kept = records.filter((record) => record.version < cut);
+  // One version never holds more than a merge batch, so some records always remain.
+  return { version: cut - 1n, records: kept };
+}
 
 /**
  * The floor and bound an exported record asks for: the floor is at least the exported floor and

@@ -14,7 +14,7 @@ import {
   SequencerError,
   START_MIN,
 } from "../../domain/domain.ts";
-import type { ExportRecord, Store } from "../store.ts";
+import { CHANGES_LIMIT, type ExportRecord, MERGE_BATCH, type Store } from "../store.ts";
 
 /** A predicate for `assert.rejects`: a {@link SequencerError} with `code`. */
 export function coded(code: ErrorCode): (error: unknown) => boolean {
@@ -289,6 +289,38 @@ export async function storeContract(
           [["b", 3n, 100n]],
         );
         await assert.rejects(store.changes(-1n), coded("invalid"));
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "changes come in pages of whole versions, each call resuming where one ended",
+    async () => {
+      const store = await open();
+      try {
+        const records: ExportRecord[] = Array.from(
+          { length: CHANGES_LIMIT + MERGE_BATCH / 2 },
+          (_, i) => ({
+            name: `c${i}`,
+            start: 1n,
+            committed: BigInt(i),
+            floor: 1n,
+            retired: false,
+          }),
+        );
+        await store.merge(records);
+        const first = await store.changes(0n);
+        assert.equal(first.records.length, CHANGES_LIMIT);
+        assert.equal(first.version, BigInt(CHANGES_LIMIT / MERGE_BATCH));
+        assert.ok(first.records.every((r) => r.version <= first.version));
+        const rest = await store.changes(first.version);
+        assert.equal(rest.records.length, MERGE_BATCH / 2);
+        assert.equal(rest.version, first.version + 1n);
+        const names = new Set([...first.records, ...rest.records].map((r) => r.name));
+        assert.equal(names.size, records.length);
+        assert.deepEqual(await store.changes(rest.version), { version: rest.version, records: [] });
       } finally {
         await store.close();
       }
