@@ -26,8 +26,10 @@ export interface SequenceInfo {
   start: bigint;
   /** Every number handed out so far is at most this; `start - 1` before the first. */
   committed: bigint;
-  /** The floor set by `raiseFloor`, when the server reports one. */
+  /** No number below the floor is ever handed out (`raiseFloor`); absent from older servers. */
   floor?: bigint;
+  /** Whether the sequence is retired (`retire`); absent from older servers. */
+  retired?: boolean;
 }
 
 /** What `create` did. */
@@ -52,8 +54,16 @@ export interface FloorResult {
   sequence: SequenceInfo;
   /** Whether the floor moved (false when it was already at least as high). */
   changed: boolean;
-  /** The next number the sequence will hand out. */
-  next: bigint;
+  /** The lowest number no process has reserved yet; `null` when none is left below 2^63. */
+  next: bigint | null;
+}
+
+/** What `retire` did. */
+export interface RetireResult {
+  /** The sequence after the call. */
+  sequence: SequenceInfo;
+  /** Whether this call retired it (false when it already was). */
+  changed: boolean;
 }
 
 function bad(what: string, text: string): SequencerClientError {
@@ -120,6 +130,7 @@ function sequenceInfo(value: JsonValue | undefined, text: string): SequenceInfo 
   if (sequence.floor !== undefined && sequence.floor !== null) {
     info.floor = integer(sequence.floor, "sequence.floor", text);
   }
+  if (typeof sequence.retired === "boolean") info.retired = sequence.retired;
   return info;
 }
 
@@ -144,6 +155,13 @@ export function parseFloorAnswer(text: string): FloorResult {
   return {
     sequence: sequenceInfo(body.sequence, text),
     changed: body.changed,
-    next: integer(body.next, "next", text),
+    next: body.next === null ? null : integer(body.next, "next", text),
   };
+}
+
+/** The answer of `DELETE /v1/sequences/{name}`. */
+export function parseRetireAnswer(text: string): RetireResult {
+  const body = okBody(text);
+  if (typeof body.changed !== "boolean") throw bad(`"changed" is not a boolean`, text);
+  return { sequence: sequenceInfo(body.sequence, text), changed: body.changed };
 }

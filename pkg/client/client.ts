@@ -12,7 +12,9 @@ import {
   parseFloorAnswer,
   parseNumberAnswer,
   parsePageAnswer,
+  parseRetireAnswer,
   parseSequenceAnswer,
+  type RetireResult,
   type SequenceInfo,
   type SequencePage,
 } from "./answers.ts";
@@ -202,8 +204,9 @@ export class SequencerClient {
   }
 
   /**
-   * Raises the floor of `name`: it will never hand out a number below `floor`. Lowering is a
-   * no-op (`changed` false). `next` is the next number it will hand out.
+   * Raises the floor of `name`: it will never hand out a number below `floor`. A floor at or
+   * below what the sequence already guarantees changes nothing (`changed` false). `next` is the
+   * lowest number no process has reserved yet (`null` at the 64-bit top).
    */
   async raiseFloor(
     name: string,
@@ -221,14 +224,16 @@ export class SequencerClient {
 
   /**
    * Retires `name`: it hands out no more numbers (its next-number calls fail with `retired`,
-   * status 410).
+   * status 410). Retiring a retired sequence changes nothing (`changed` false); `default`
+   * cannot be retired (`conflict`).
    */
-  async retire(name: string, options: CallOptions = {}): Promise<void> {
-    await send(
+  async retire(name: string, options: CallOptions = {}): Promise<RetireResult> {
+    const answer = await send(
       this.#transport,
-      { method: "DELETE", path: adminPath(name), idempotent: true },
+      { method: "DELETE", path: `${adminPath(name)}?numbers=string`, idempotent: true },
       options,
     );
+    return parseRetireAnswer(answer.text);
   }
 
   /**

@@ -50,7 +50,14 @@ export {
   SEQUENCE_NAME,
   SequencerClient,
 } from "./client.ts";
-export type { Batch, CreateResult, FloorResult, SequenceInfo, SequencePage } from "./answers.ts";
+export type {
+  Batch,
+  CreateResult,
+  FloorResult,
+  RetireResult,
+  SequenceInfo,
+  SequencePage,
+} from "./answers.ts";
 export {
   type ClientErrorCode,
   type ErrorCode,

@@ -5,6 +5,7 @@ import {
   parseFloorAnswer,
   parseNumberAnswer,
   parsePageAnswer,
+  parseRetireAnswer,
   parseSequenceAnswer,
 } from "../answers.ts";
 import { errorFromAnswer, parseRetryAfter, SequencerClientError } from "../error.ts";
@@ -76,7 +77,23 @@ Deno.test("answers with any 64-bit number parse exactly, as JSON numbers or as s
         );
       }),
     );
-    // Today's list has no "next": one page.
+    // At the 64-bit top nothing is left: next is null. A retired sequence says so.
+    const top = `{"name":"t","start":"1","committed":"9223372036854775807","floor":"1",` +
+      `"retired":true}`;
+    assert.deepStrictEqual(
+      parseFloorAnswer(`{"status":"ok","sequence":${top},"changed":false,"next":null}`),
+      {
+        sequence: { name: "t", start: 1n, committed: INT64_MAX, floor: 1n, retired: true },
+        changed: false,
+        next: null,
+      },
+    );
+    assert.deepStrictEqual(parseRetireAnswer(`{"status":"ok","sequence":${top},"changed":true}`), {
+      sequence: { name: "t", start: 1n, committed: INT64_MAX, floor: 1n, retired: true },
+      changed: true,
+    });
+    assert.throws(() => parseRetireAnswer(`{"status":"ok","sequence":${top}}`), badResponse);
+    // A list without "next" (older servers): one page.
     assert.deepStrictEqual(parsePageAnswer(`{"status":"ok","sequences":[]}`), {
       sequences: [],
       next: null,

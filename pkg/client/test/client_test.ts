@@ -49,10 +49,11 @@ Deno.test("the client's calls on a real server return typed, exact values", asyn
     await t.step("create, get, list and numbers above 2^53, exact", async () => {
       const start = 2n ** 53n + 1n; // rounds to 2^53 as a float
       const created = await client.create("orders", start);
-      assert.deepStrictEqual(created, {
-        created: true,
-        sequence: { name: "orders", start, committed: start - 1n },
-      });
+      assert.equal(created.created, true);
+      assert.deepStrictEqual(
+        { ...created.sequence, floor: undefined },
+        { name: "orders", start, committed: start - 1n, floor: undefined, retired: false },
+      );
       assert.equal((await client.create("orders", start)).created, false);
       assert.equal(await client.next({ sequence: "orders" }), start);
       const batch = await client.nextBatch(3, { sequence: "orders" });
@@ -66,6 +67,63 @@ Deno.test("the client's calls on a real server return typed, exact values", asyn
       const all = [];
       for await (const sequence of client.listAll({ limit: 1 })) all.push(sequence.name);
       assert.deepStrictEqual(all, ["default", "orders"]);
+    });
+
+    await t.step(
+      "raiseFloor: no number below the floor; a lower floor changes nothing",
+      async () => {
+        await client.create("floors");
+        await client.next({ sequence: "floors" });
+        const floor = 10n ** 15n;
+        const raised = await client.raiseFloor("floors", floor);
+        assert.equal(raised.changed, true);
+        assert.equal(raised.sequence.floor, floor);
+        assert.equal(raised.next, floor);
+        assert.ok((await client.next({ sequence: "floors" })) >= floor);
+        const lower = await client.raiseFloor("floors", 5);
+        assert.equal(lower.changed, false);
+        assert.equal(lower.sequence.floor, floor);
+        assert.ok(lower.next !== null && lower.next > floor);
+      },
+    );
+
+    await t.step("raiseFloor at the 64-bit top: next is null", async () => {
+      await client.create("summit", INT64_MAX - 1n);
+      await client.nextBatch(2, { sequence: "summit" });
+      const result = await client.raiseFloor("summit", 1);
+      assert.equal(result.changed, false);
+      assert.equal(result.next, null);
+    });
+
+    await t.step("retire: then next-number calls fail with retired (410)", async () => {
+      const prefetcher = client.prefetch({ sequence: "floors", eager: false });
+      try {
+        const retired = await client.retire("floors");
+        assert.deepStrictEqual([retired.changed, retired.sequence.retired], [true, true]);
+        assert.equal((await client.retire("floors")).changed, false);
+        await assert.rejects(client.next({ sequence: "floors" }), coded("retired", 410));
+        await assert.rejects(Promise.resolve(prefetcher.take()), coded("retired", 410));
+        await assert.rejects(client.retire("default"), coded("conflict", 409));
+      } finally {
+        await prefetcher.close();
+      }
+    });
+
+    await t.step("list pages with limit and after; listAll follows them", async () => {
+      const names = ["p0", "p1", "p2", "p3", "p4"];
+      for (const name of names) await client.create(name);
+      const expected = ["default", "floors", "orders", ...names, "summit"];
+      const first = await client.list({ limit: 3 });
+      assert.deepStrictEqual(first.sequences.map((s) => s.name), expected.slice(0, 3));
+      assert.equal(first.next, expected[2]);
+      const second = await client.list({ limit: 3, after: first.next! });
+      assert.deepStrictEqual(second.sequences.map((s) => s.name), expected.slice(3, 6));
+      for (const limit of [1, 2, 4, 9, 1000]) {
+        const all = [];
+        for await (const sequence of client.listAll({ limit })) all.push(sequence.name);
+        assert.deepStrictEqual(all, expected, `limit ${limit}`);
+      }
+      await assert.rejects(client.list({ limit: 1001 }), coded("invalid", 400));
     });
 
     await t.step("a base URL with a trailing slash works", async () => {
