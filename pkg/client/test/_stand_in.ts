@@ -1,10 +1,10 @@
 /**
  * A stand-in for the parts of the HTTP API the server does not have yet, built from their agreed
- * shape (PATCH floors, DELETE retires then 410 `retired`, `?limit=&after=` pages, bearer tokens
- * with 401/403, 429 `rate_limited`, and `Idempotency-Key`: a replay with `Idempotency-Replayed:
- * true`, 422 `idempotency_mismatch` for another request under the same key, 409 `in_flight`
- * while the first is served). A real HTTP server on port 0 that records every request; numbers
- * live in memory. Once the service has these endpoints, the tests using this move to it.
+ * shape: bearer tokens with 401/403, 429 `rate_limited`, and `Idempotency-Key` (a replay with
+ * `Idempotency-Replayed: true`, 422 `idempotency_mismatch` for another request under the same
+ * key, 409 `in_flight` while the first is served). A real HTTP server on port 0 that records
+ * every request; it serves numbers (`GET /v1/sequence…`) and creates and shows sequences, in
+ * memory. Once the service has these, the tests using this move to it.
  *
  * @module
  */
@@ -32,19 +32,19 @@ export interface StandIn {
   /** Answers taken, in order, before normal handling (each used once). */
   intercept: Interceptor[];
   /**
-   * When set, a keyed request that is new waits for this promise before it is served (so its
-   * key is in flight meanwhile).
+   * From now on, a keyed request that is new waits for {@link release} before it is served (so
+   * its key is in flight meanwhile).
    */
-  hold: Promise<void> | undefined;
-  /** Stops the server. */
+  hold(): void;
+  /** Serves the held requests; new ones are no longer held. */
+  release(): void;
+  /** Releases what is held and stops the server. */
   close(): Promise<void>;
 }
 
 interface Sequence {
   start: bigint;
   next: bigint;
-  floor: bigint | undefined;
-  retired: boolean;
 }
 
 interface Stored {
@@ -63,14 +63,13 @@ function error(status: number, code: string, message: string, headers: HeadersIn
 /** Starts the stand-in; `token` (when given) is required as `Bearer`, `"forbidden"` gets 403. */
 export function startStandIn(options: { token?: string } = {}): StandIn {
   const sequences = new Map<string, Sequence>([
-    ["default", { start: 1n, next: 1n, floor: undefined, retired: false }],
+    ["default", { start: 1n, next: 1n }],
   ]);
   const keys = new Map<string, Stored>();
   const info = (name: string, s: Sequence) => ({
     name,
     start: String(s.start),
     committed: String(s.next - 1n),
-    ...(s.floor === undefined ? {} : { floor: String(s.floor) }),
   });
 
   /** The answer of a request, without idempotency. */
@@ -88,7 +87,6 @@ export function startStandIn(options: { token?: string } = {}): StandIn {
     const sequence = sequences.get(name);
     if (parts[1] === "sequence" && method === "GET") {
       if (sequence === undefined) return fail(404, "not_found", `sequence ${name} does not exist`);
-      if (sequence.retired) return fail(410, "retired", `sequence ${name} is retired`);
       const count = BigInt(url.searchParams.get("count") ?? "1");
       const first = sequence.next;
       sequence.next += count;
@@ -99,20 +97,10 @@ export function startStandIn(options: { token?: string } = {}): StandIn {
           : { number: String(first) },
       });
     }
-    if (parts[1] === "sequences" && parts.length === 2 && method === "GET") {
-      const limit = Number(url.searchParams.get("limit") ?? "1000");
-      const after = url.searchParams.get("after") ?? "";
-      const names = [...sequences.keys()].sort().filter((n) => n > after);
-      const page = names.slice(0, limit);
-      return ok({
-        sequences: page.map((n) => info(n, sequences.get(n)!)),
-        next: names.length > limit ? page.at(-1) : null,
-      });
-    }
     if (parts[1] === "sequences" && method === "PUT") {
       const start = BigInt(body === "" ? 1 : JSON.parse(body).start);
       if (sequence === undefined) {
-        const created = { start, next: start, floor: undefined, retired: false };
+        const created = { start, next: start };
         sequences.set(name, created);
         return ok({ sequence: info(name, created) }, 201);
       }
@@ -121,28 +109,27 @@ export function startStandIn(options: { token?: string } = {}): StandIn {
     }
     if (sequence === undefined) return fail(404, "not_found", `sequence ${name} does not exist`);
     if (method === "GET") return ok({ sequence: info(name, sequence) });
-    if (method === "PATCH") {
-      const floor = BigInt(body.match(/"floor":(-?[0-9]+)/)![1]);
-      const changed = floor > sequence.next;
-      if (changed) sequence.next = floor;
-      sequence.floor = sequence.floor === undefined || floor > sequence.floor
-        ? floor
-        : sequence.floor;
-      return ok({ sequence: info(name, sequence), changed, next: String(sequence.next) });
-    }
-    if (method === "DELETE") {
-      sequence.retired = true;
-      return ok({ sequence: info(name, sequence) });
-    }
     return fail(405, "method_not_allowed", `${method} is not allowed`);
   }
 
+  let gate: { held: Promise<void>; open: () => void } | undefined;
   const standIn: StandIn = {
     url: "",
     seen: [],
     intercept: [],
-    hold: undefined,
-    close: () => server.shutdown(),
+    hold() {
+      let open!: () => void;
+      const held = new Promise<void>((resolve) => open = resolve);
+      gate = { held, open };
+    },
+    release() {
+      gate?.open();
+      gate = undefined;
+    },
+    close() {
+      standIn.release();
+      return server.shutdown();
+    },
   };
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -186,7 +173,7 @@ export function startStandIn(options: { token?: string } = {}): StandIn {
     }
     const entry: Stored = { fingerprint, answer: undefined };
     keys.set(seen.key, entry);
-    await standIn.hold;
+    await gate?.held;
     entry.answer = handle(req.method, url, body);
     return json(entry.answer);
   });
