@@ -5,6 +5,10 @@
  * rejects with a `SequencerError` gets that error's answer, anything else a logged `500`. A request
  * whose URL cannot be built (an invalid `Host`) is a `400`. Every error answer is JSON.
  *
+ * Every route says who may call it ({@link Access}); a router given a {@link Guard} asks it before
+ * each handler (after the `404`/`405` checks), and a router without one (access tokens off) costs
+ * nothing more than one branch.
+ *
  * @module
  */
 import type { Logger } from "../log/log.ts";
@@ -29,12 +33,32 @@ export type RequestHandler = (req: Request) => Response | Promise<Response>;
 /** Answers one request. */
 export type Handler = (req: Request, ctx: RequestContext) => Response | Promise<Response>;
 
-/** One route: a method, a path (`/v1/sequence/:name` style) and its handler. */
+/** The sequence a route works on: the value of a path parameter, or a fixed name. */
+export type SequenceOf = { param: string } | { name: string };
+
+/**
+ * Who may call a route when access tokens are on (with them off, anyone may):
+ * - `"open"`: anyone, always (probes and scrapers);
+ * - `"admin"`: a token with the `admin` scope;
+ * - `{ next: … }`: the route hands out or shows numbers of one sequence: a token with
+ *   `next:<that sequence>`, `next:*` or `admin`.
+ */
+export type Access = "open" | "admin" | { next: SequenceOf };
+
+/**
+ * Decides whether a request may reach its route: `undefined` lets it through, a response (401,
+ * 403) is the answer instead. Called after the route matched, before its handler.
+ */
+export type Guard = (req: Request, access: Access, params: Params) => Response | undefined;
+
+/** One route: a method, a path (`/v1/sequence/:name` style), who may call it, and its handler. */
 export interface Route {
   /** HTTP method, upper case. */
   method: string;
   /** Path: literal, or with `:name` segments. */
   path: string;
+  /** Who may call it when access tokens are on. */
+  access: Access;
   /** The handler. */
   handler: Handler;
   /** One line for the docs and the debug index. */
@@ -52,7 +76,7 @@ export function searchParams(ctx: RequestContext): URLSearchParams {
 }
 
 interface PathEntry {
-  methods: Map<string, Handler>;
+  methods: Map<string, Route>;
   allow: string;
 }
 
@@ -64,11 +88,31 @@ interface PatternEntry extends PathEntry {
 
 const NO_PARAMS: Params = Object.freeze({}) as Params;
 
-/** Builds a request handler from a list of routes. */
+/** `access` is one of the {@link Access} forms. */
+function validAccess(access: unknown): boolean {
+  if (access === "open" || access === "admin") return true;
+  if (typeof access !== "object" || access === null || !("next" in access)) return false;
+  const of = (access as { next: unknown }).next as Record<string, unknown> | null;
+  return typeof of?.param === "string" || typeof of?.name === "string";
+}
+
+/** Options of {@link createRouter}. */
+export interface RouterOptions {
+  /** Where handler failures are logged. */
+  logger?: Logger;
+  /** Asked before every handler (access tokens on); absent: every route is open. */
+  guard?: Guard;
+}
+
+/**
+ * Builds a request handler from a list of routes.
+ * @throws when a route is defined twice or does not say who may call it.
+ */
 export function createRouter(
   routes: readonly Route[],
-  options: { logger?: Logger } = {},
+  options: RouterOptions = {},
 ): RequestHandler {
+  const { guard } = options;
   const exact = new Map<string, PathEntry>();
   const patterned: PatternEntry[] = [];
   const byPath = new Map<string, PathEntry>();
@@ -94,7 +138,10 @@ export function createRouter(
     if (entry.methods.has(route.method)) {
       throw new Error(`route ${route.method} ${route.path} is defined twice`);
     }
-    entry.methods.set(route.method, route.handler);
+    if (!validAccess(route.access)) {
+      throw new Error(`route ${route.method} ${route.path} does not say who may call it (access)`);
+    }
+    entry.methods.set(route.method, route);
     entry.allow = [...entry.methods.keys()].join(", ");
   }
 
@@ -135,12 +182,37 @@ export function createRouter(
   const badHost = () =>
     jsonError("invalid", "the request's Host header is invalid: must be a host name or address");
 
+  const invoke = (
+    req: Request,
+    route: Route,
+    params: Params,
+    ctx: RequestContext,
+  ): Response | Promise<Response> => {
+    if (guard !== undefined) {
+      const refused = guard(req, route.access, params);
+      if (refused !== undefined) return refused;
+    }
+    try {
+      const answer = route.handler(req, ctx);
+      return answer instanceof Response ? answer : answer.then(undefined, failed(req, ctx.path));
+    } catch (error) {
+      return failed(req, ctx.path)(error);
+    }
+  };
+
+  // The last request's URL and method, and what they were routed to: clients repeat the same
+  // request again and again, and the URL string settles the host, path and query at once.
+  let last: { url: string; method: string; route: Route; ctx: RequestContext } | undefined;
+
   return (req: Request): Response | Promise<Response> => {
     let raw: string;
     try {
       raw = req.url;
     } catch {
       return badHost();
+    }
+    if (last !== undefined && raw === last.url && req.method === last.method) {
+      return invoke(req, last.route, last.ctx.params, last.ctx);
     }
     const hostStart = raw.indexOf("//") + 2;
     const start = raw.indexOf("/", hostStart);
@@ -157,8 +229,8 @@ export function createRouter(
     if (found === undefined) {
       return jsonError("no_route", `no route for path ${quoted(path)}`);
     }
-    const handler = found.entry.methods.get(req.method);
-    if (handler === undefined) {
+    const route = found.entry.methods.get(req.method);
+    if (route === undefined) {
       const { allow } = found.entry;
       return jsonError(
         "method_not_allowed",
@@ -166,16 +238,12 @@ export function createRouter(
         { headers: { allow } },
       );
     }
-    const ctx: RequestContext = {
+    const ctx: RequestContext = Object.freeze({
       path,
       query: mark < 0 ? "" : raw.slice(mark + 1),
-      params: found.params,
-    };
-    try {
-      const answer = handler(req, ctx);
-      return answer instanceof Response ? answer : answer.then(undefined, failed(req, path));
-    } catch (error) {
-      return failed(req, path)(error);
-    }
+      params: Object.freeze(found.params),
+    });
+    last = { url: raw, method: req.method, route, ctx };
+    return invoke(req, route, found.params, ctx);
   };
 }

@@ -199,6 +199,7 @@ export function metricsRoutes(options: MetricsOptions): Route[] {
   return [{
     method: "GET",
     path: "/debug/metrics",
+    access: "open",
     summary: "counters in the Prometheus text format",
     handler: async () => {
       const http = await options.http?.();

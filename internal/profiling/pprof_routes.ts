@@ -394,12 +394,14 @@ export function createProfiler(options: ProfilingOptions): Profiler {
     {
       method: "GET",
       path: "/debug/pprof/cmdline",
+      access: "admin",
       handler: cmdline,
       summary: "The running program's command line, with arguments separated by NUL bytes.",
     },
     {
       method: "GET",
       path: "/debug/pprof/profile",
+      access: "admin",
       handler: profile,
       summary: "CPU profile (V8 Profiler) over ?seconds=N (default 30, 1-300), as gzipped pprof; " +
         "&format=cpuprofile gives the .cpuprofile JSON for Chrome DevTools.",
@@ -407,6 +409,7 @@ export function createProfiler(options: ProfilingOptions): Profiler {
     {
       method: "GET",
       path: "/debug/pprof/heap",
+      access: "admin",
       handler: heap,
       summary:
         "Sampling heap profile of the allocations made over ?seconds=N (default 5, 1-300); " +
@@ -416,14 +419,16 @@ export function createProfiler(options: ProfilingOptions): Profiler {
     {
       method: "GET",
       path: "/debug/pprof/symbol",
+      access: "admin",
       handler: symbol,
       summary:
         "Go's symbol lookup protocol; V8 profiles arrive symbolized, so no address resolves.",
     },
-    { method: "POST", path: "/debug/pprof/symbol", handler: symbol },
+    { method: "POST", path: "/debug/pprof/symbol", access: "admin", handler: symbol },
     {
       method: "GET",
       path: "/debug/pprof/trace",
+      access: "admin",
       handler: trace,
       summary: "The service's timeline over ?seconds=N (default 1, 1-300): requests, block " +
         "reservations, store commits and event-loop delay, as Chrome trace-event JSON. At most " +
@@ -434,6 +439,7 @@ export function createProfiler(options: ProfilingOptions): Profiler {
   const index: Route = {
     method: "GET",
     path: "/debug/pprof/",
+    access: "admin",
     handler: (req) =>
       new Response(indexPage(routes, new URL(req.url).host), {
         headers: { "content-type": "text/html; charset=utf-8", ...NOSNIFF },

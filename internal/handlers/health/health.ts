@@ -50,6 +50,7 @@ export function healthRoutes(options: HealthOptions): Route[] {
     {
       method: "GET",
       path: "/debug/readiness",
+      access: "open",
       summary: "200 when the API answers and can hand out numbers; 503 otherwise",
       handler: () =>
         options.ready() ? json(200, { status: "ok" }) : json(503, { status: "not ready" }),
@@ -57,6 +58,7 @@ export function healthRoutes(options: HealthOptions): Route[] {
     {
       method: "GET",
       path: "/debug/liveness",
+      access: "open",
       summary: "200 while the process is alive and its API listens, with its build and host",
       handler: () => {
         const api = options.api();

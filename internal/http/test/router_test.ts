@@ -1,22 +1,29 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { createRouter, searchParams } from "../router.ts";
+import { type Access, createRouter, type Params, type Route, searchParams } from "../router.ts";
 import { json, toJson } from "../respond.ts";
 import { choiceParam, integerParam } from "../params.ts";
 import { SequencerError } from "../../domain/domain.ts";
 
 const router = createRouter([
-  { method: "GET", path: "/a", handler: () => json(200, { ok: 1 }) },
-  { method: "PUT", path: "/a", handler: () => json(201, { ok: 2 }) },
+  { method: "GET", path: "/a", access: "open", handler: () => json(200, { ok: 1 }) },
+  { method: "PUT", path: "/a", access: "open", handler: () => json(201, { ok: 2 }) },
   {
     method: "GET",
     path: "/items/:id",
+    access: "open",
     handler: (_r, ctx) => json(200, { id: ctx.params.id, query: ctx.query }),
   },
-  { method: "GET", path: "/items/:id/parts/:part", handler: (_r, ctx) => json(200, ctx.params) },
+  {
+    method: "GET",
+    path: "/items/:id/parts/:part",
+    access: "open",
+    handler: (_r, ctx) => json(200, ctx.params),
+  },
   {
     method: "GET",
     path: "/boom",
+    access: "open",
     handler: () => {
       throw new Error("kaboom");
     },
@@ -24,6 +31,7 @@ const router = createRouter([
   {
     method: "GET",
     path: "/coded",
+    access: "open",
     handler: () => Promise.reject(new SequencerError("conflict", "already there")),
   },
 ]);
@@ -83,10 +91,20 @@ Deno.test("the router dispatches by path and method and answers errors in JSON",
     assert.throws(
       () =>
         createRouter([
-          { method: "GET", path: "/a", handler: () => json(200, {}) },
-          { method: "GET", path: "/a", handler: () => json(200, {}) },
+          { method: "GET", path: "/a", access: "open", handler: () => json(200, {}) },
+          { method: "GET", path: "/a", access: "open", handler: () => json(200, {}) },
         ]),
       /defined twice/,
+    );
+  });
+
+  await t.step("a route that does not say who may call it is refused at build time", () => {
+    assert.throws(
+      () =>
+        createRouter([
+          { method: "GET", path: "/a", handler: () => json(200, {}) } as unknown as Route,
+        ]),
+      /GET \/a does not say who may call it/,
     );
   });
 
@@ -175,5 +193,65 @@ Deno.test("query parameters follow one rule: given once, canonical integers in b
   });
   await t.step("searchParams reads the raw query of the context", () => {
     assert.equal(searchParams({ path: "/", query: "a=1&b=2", params: {} }).get("b"), "2");
+  });
+});
+
+Deno.test("a router with a guard asks it before each handler, with the route's access", async (t) => {
+  const asked: { access: Access; params: Params }[] = [];
+  let handled = 0;
+  const guarded = createRouter([
+    {
+      method: "GET",
+      path: "/open",
+      access: "open",
+      handler: () => json(200, { handled: ++handled }),
+    },
+    { method: "PUT", path: "/s/:name", access: "admin", handler: () => json(200, {}) },
+    {
+      method: "GET",
+      path: "/s/:name",
+      access: { next: { param: "name" } },
+      handler: () => json(200, { handled: ++handled }),
+    },
+  ], {
+    guard: (req, access, params) => {
+      asked.push({ access, params });
+      return req.headers.get("x-allow") === "yes" ? undefined : json(401, { refused: true });
+    },
+  });
+  const call = async (method: string, path: string, allow: boolean) => {
+    const res = await guarded(
+      new Request(`http://x${path}`, { method, headers: allow ? { "x-allow": "yes" } : {} }),
+    );
+    return { status: res.status, body: await res.json() };
+  };
+
+  await t.step("a refusal is the answer and the handler never runs", async () => {
+    assert.deepEqual(await call("GET", "/s/orders", false), {
+      status: 401,
+      body: { refused: true },
+    });
+    assert.equal(handled, 0);
+    assert.deepEqual(asked.at(-1), {
+      access: { next: { param: "name" } },
+      params: { name: "orders" },
+    });
+  });
+  await t.step("a request the guard lets through reaches its handler", async () => {
+    assert.deepEqual(await call("GET", "/s/orders", true), { status: 200, body: { handled: 1 } });
+    await call("PUT", "/s/x", true);
+    assert.deepEqual(asked.at(-1)?.access, "admin");
+  });
+  await t.step("unknown paths and methods are answered before the guard is asked", async () => {
+    const before = asked.length;
+    assert.equal((await call("GET", "/nothing", false)).status, 404);
+    assert.equal((await call("DELETE", "/s/x", false)).status, 405);
+    assert.equal(asked.length, before);
+  });
+  await t.step("without a guard every route is reached", async () => {
+    const open = createRouter([
+      { method: "GET", path: "/a", access: "admin", handler: () => json(200, { ok: 1 }) },
+    ]);
+    assert.equal((await open(new Request("http://x/a"))).status, 200);
   });
 });

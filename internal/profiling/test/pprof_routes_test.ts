@@ -14,6 +14,7 @@ const CMDLINE = ["/usr/bin/deno", "run", "--allow-sys", "cmd/app/main.ts", "with
 const loadRoute: Route = {
   method: "GET",
   path: "/load/:n",
+  access: "open",
   handler: (_req, ctx) => {
     const n = BigInt(ctx.params.n);
     return json(200, { n, items: Array.from({ length: 64 }, (_, i) => ({ i, v: n * BigInt(i) })) });
