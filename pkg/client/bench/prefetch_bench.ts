@@ -14,54 +14,60 @@
  *
  * @module
  */
-import { type ServiceProcess, startService } from "../../../internal/launch/service.ts";
+import { startService } from "../../../internal/launch/service.ts";
 import { SequencerClient } from "../mod.ts";
 
-/** `--name=value` arguments. */
-function option(name: string, fallback: string): string {
+/** What to measure, from the command line. */
+interface BenchOptions {
+  /** Seconds of each measurement. */
+  seconds: number;
+  /** `WORKERS` of the service started here. */
+  workers: string;
+  /** The service's `BATCH_MAX` and the prefetcher's `maxBatch`. */
+  batchMax: number;
+  /** A running service to use instead of starting one. */
+  api: string;
+}
+
+/** `--name=value` of `args`, else `fallback`. */
+function option(args: string[], name: string, fallback: string): string {
   const prefix = `--${name}=`;
-  return Deno.args.find((a) => a.startsWith(prefix))?.slice(prefix.length) ?? fallback;
+  return args.find((a) => a.startsWith(prefix))?.slice(prefix.length) ?? fallback;
 }
 
-const seconds = Number(option("seconds", "5"));
-const workers = option("workers", "2");
-/** The service's `BATCH_MAX` and the prefetcher's `maxBatch`. */
-const batchMax = Number(option("batch-max", "100000"));
-let api = option("api", "");
-let service: ServiceProcess | undefined;
-let dir: string | undefined;
-if (api === "") {
-  dir = await Deno.makeTempDir({ prefix: "sequencer-prefetch-bench-" });
-  service = await startService({
-    DATA_DIR: dir,
-    LOCK_DIR: dir,
-    WORKERS: workers,
-    BATCH_MAX: String(batchMax),
-  });
-  api = service.api;
+function format(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
 }
-
-let requests = 0;
-const client = new SequencerClient(api, {
-  fetch(input, init) {
-    requests++;
-    return fetch(input, init);
-  },
-});
-const format = (n: number) => Math.round(n).toLocaleString("en-US");
 
 /** Yields to timers and I/O, as an application does between pieces of work. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
+/** A client that counts the HTTP requests it sends. */
+function countingClient(api: string): { client: SequencerClient; requests: () => number } {
+  let requests = 0;
+  const client = new SequencerClient(api, {
+    fetch(input, init) {
+      requests++;
+      return fetch(input, init);
+    },
+  });
+  return { client, requests: () => requests };
+}
+
 /**
- * Takes numbers for `seconds` and prints the rate. `yieldEvery` numbers (0: never) the loop
- * yields to the event loop; a loop that never yields lets no refill answer in while the buffer
- * has numbers, so each refill is waited for once the buffer is empty.
+ * Takes numbers for `options.seconds` and prints the rate. Every `yieldEvery` numbers (0: never)
+ * the loop yields to the event loop; a loop that never yields lets no refill answer in while the
+ * buffer has numbers, so each refill is waited for once the buffer is empty.
  */
-async function measure(label: string, yieldEvery: number): Promise<void> {
-  const prefetcher = client.prefetch({ maxBatch: batchMax });
+async function measure(
+  api: string,
+  yieldEvery: number,
+  options: BenchOptions & { label: string },
+): Promise<void> {
+  const { client, requests } = countingClient(api);
+  const prefetcher = client.prefetch({ maxBatch: options.batchMax });
   const chunk = 16_384;
   const run = async (until: number) => {
     let taken = 0;
@@ -82,15 +88,15 @@ async function measure(label: string, yieldEvery: number): Promise<void> {
   try {
     await run(performance.now() + 1000); // warm-up: the batch grows to its size under this load
     const before = prefetcher.stats();
-    const requestsBefore = requests;
+    const requestsBefore = requests();
     const started = performance.now();
-    const { taken, outOfOrder } = await run(started + seconds * 1000);
+    const { taken, outOfOrder } = await run(started + options.seconds * 1000);
     const elapsed = (performance.now() - started) / 1000;
     const after = prefetcher.stats();
-    const used = requests - requestsBefore;
+    const used = requests() - requestsBefore;
     console.log(
-      `prefetch, ${label}: ${format(taken / elapsed)} numbers/s delivered by take() over ` +
-        `${elapsed.toFixed(2)} s (${format(taken)} numbers)`,
+      `prefetch, ${options.label}: ${format(taken / elapsed)} numbers/s delivered by take() ` +
+        `over ${elapsed.toFixed(2)} s (${format(taken)} numbers)`,
     );
     console.log(
       `  server requests: ${format(used)} (${format(used / elapsed)}/s), ` +
@@ -104,30 +110,60 @@ async function measure(label: string, yieldEvery: number): Promise<void> {
   }
 }
 
-try {
-  console.log(
-    `deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, server ${api}` +
-      (service === undefined ? "" : ` (embedded store, WORKERS=${workers}, BATCH_MAX=${batchMax})`),
-  );
-  await measure("a loop that never yields", 0);
-  await measure("yielding to the event loop every 65,536 numbers", 65_536);
-
-  const plainEnd = performance.now() + 2000;
+/** Sequential plain `next()` calls for two seconds. */
+async function measurePlain(api: string): Promise<void> {
+  const { client } = countingClient(api);
+  const started = performance.now();
   let plain = 0;
-  const plainStarted = performance.now();
-  while (performance.now() < plainEnd) {
+  while (performance.now() < started + 2000) {
     await client.next();
     plain++;
   }
-  const plainElapsed = (performance.now() - plainStarted) / 1000;
+  const elapsed = (performance.now() - started) / 1000;
   console.log(
-    `plain next(): ${format(plain / plainElapsed)} numbers/s, one request each ` +
-      `(${format(plain)} requests in ${plainElapsed.toFixed(2)} s, sequential)`,
+    `plain next(): ${format(plain / elapsed)} numbers/s, one request each ` +
+      `(${format(plain)} requests in ${elapsed.toFixed(2)} s, sequential)`,
   );
-} finally {
-  if (service !== undefined) {
-    service.kill("SIGTERM");
-    await service.status;
-  }
-  if (dir !== undefined) await Deno.remove(dir, { recursive: true });
 }
+
+/** Runs the benchmark with `args` (see the module documentation). */
+async function main(args: string[]): Promise<void> {
+  const options: BenchOptions = {
+    seconds: Number(option(args, "seconds", "5")),
+    workers: option(args, "workers", "2"),
+    batchMax: Number(option(args, "batch-max", "100000")),
+    api: option(args, "api", ""),
+  };
+  const dir = options.api === ""
+    ? await Deno.makeTempDir({ prefix: "sequencer-prefetch-bench-" })
+    : undefined;
+  const service = dir === undefined ? undefined : await startService({
+    DATA_DIR: dir,
+    LOCK_DIR: dir,
+    WORKERS: options.workers,
+    BATCH_MAX: String(options.batchMax),
+  });
+  const api = service?.api ?? options.api;
+  try {
+    console.log(
+      `deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} CPUs, server ${api}` +
+        (service === undefined
+          ? ""
+          : ` (embedded store, WORKERS=${options.workers}, BATCH_MAX=${options.batchMax})`),
+    );
+    await measure(api, 0, { ...options, label: "a loop that never yields" });
+    await measure(api, 65_536, {
+      ...options,
+      label: "yielding to the event loop every 65,536 numbers",
+    });
+    await measurePlain(api);
+  } finally {
+    if (service !== undefined) {
+      service.kill("SIGTERM");
+      await service.status;
+    }
+    if (dir !== undefined) await Deno.remove(dir, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main(Deno.args);
