@@ -13,10 +13,14 @@ import { hostName } from "../handlers/health/health.ts";
 import { createRouter } from "../http/router.ts";
 import { type RunningServer, startServer } from "../http/serve.ts";
 import type { Logger } from "../log/log.ts";
+import { CommitLatency } from "../metrics/store_latency.ts";
 import type { Profiler } from "../profiling/pprof_routes.ts";
 import { reservationTracer, Tracer } from "../profiling/trace.ts";
 import { openStore } from "../store/open_store.ts";
 import type { Store } from "../store/store.ts";
+import { observeService } from "../telemetry/instruments.ts";
+import { everyHook } from "../telemetry/otel.ts";
+import { reservationSpans } from "../telemetry/spans.ts";
 import { type ApiPool, startApiPool } from "../workers/api_pool.ts";
 import { claimPort, type PortClaim } from "./port_claim.ts";
 import { debugRoutes } from "./routes.ts";
@@ -58,6 +62,8 @@ interface AppState {
   readonly tracer: Tracer;
   store?: Store;
   owner?: SequenceOwner;
+  /** Store commit durations for /debug/metrics; set with the owner. */
+  commits?: CommitLatency;
   api?: ApiPool;
   port?: PortClaim;
   stopping: boolean;
@@ -85,6 +91,7 @@ function startDebugServer(
       stats: () => state.owner?.stats(),
       http: async () => await state.api?.httpStats(),
       ready: () => ready(state),
+      commits: () => state.commits?.snapshot(),
       build: { environment: config.environment, store: config.store.kind, workers: config.workers },
       startedAt: Date.now() - performance.now(),
     },
@@ -106,6 +113,10 @@ function startDebugServer(
 /** Step 2: the owner on the store; the default sequence's first block is committed. */
 async function startOwner(state: AppState, store: Store): Promise<SequenceOwner> {
   const { config, logger } = state;
+  state.commits = new CommitLatency();
+  // OpenTelemetry (OTEL_DENO): spans and instruments, or nothing when it is off.
+  const otel = { store: config.store.kind };
+  const view = { stats: () => state.owner?.stats(), ready: () => ready(state) };
   return await SequenceOwner.start(store, {
     logger,
     capacity: config.sequencesMax,
@@ -114,7 +125,12 @@ async function startOwner(state: AppState, store: Store): Promise<SequenceOwner>
       min: BigInt(config.blockSizeMin),
       max: BigInt(config.blockSizeMax),
     },
-    onReserve: reservationTracer(state.tracer),
+    onReserve: everyHook(
+      reservationTracer(state.tracer),
+      state.commits.onReserve,
+      reservationSpans(otel),
+      observeService(view, otel),
+    ),
   });
 }
 

@@ -9,10 +9,11 @@ import { type V1Options, v1Routes } from "../handlers/v1/v1.ts";
 import type { Route } from "../http/router.ts";
 import { type MetricsOptions, metricsRoutes } from "../metrics/metrics.ts";
 import { createProfiler, type Profiler, type ProfilingOptions } from "../profiling/pprof_routes.ts";
+import { withRouteSpans } from "../telemetry/spans.ts";
 
-/** The API server's routes. */
+/** The API server's routes (naming their request spans when OpenTelemetry is on). */
 export function apiRoutes(sequences: Sequences, options: V1Options): Route[] {
-  return v1Routes(sequences, options);
+  return withRouteSpans(v1Routes(sequences, options));
 }
 
 /** The debug server's routes (health, metrics, profiling) and the profiler behind them. */
@@ -21,11 +22,11 @@ export function debugRoutes(
 ): { routes: Route[]; profiler: Profiler } {
   const profiler = createProfiler(options.profiling);
   return {
-    routes: [
+    routes: withRouteSpans([
       ...healthRoutes(options.health),
       ...metricsRoutes(options.metrics),
       ...profiler.routes,
-    ],
+    ]),
     profiler,
   };
 }

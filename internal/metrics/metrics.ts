@@ -8,6 +8,7 @@
  */
 import type { OwnerStats, SequenceStats } from "../atomicSequence/owner.ts";
 import type { Route } from "../http/router.ts";
+import { type HistogramSnapshot, renderHistogram } from "./store_latency.ts";
 
 /** The API listeners' connections, summed over its threads. */
 export interface HttpStats {
@@ -33,6 +34,8 @@ export interface MetricsView {
   ready: boolean;
   /** The API's connections, or `undefined` while it starts. */
   http: HttpStats | undefined;
+  /** Store commit durations, or `undefined` while the service starts. */
+  commits?: HistogramSnapshot;
 }
 
 /** Options of {@link metricsRoutes}. */
@@ -43,6 +46,8 @@ export interface MetricsOptions {
   http?: () => Promise<HttpStats | undefined>;
   /** True when readiness answers 200. */
   ready: () => boolean;
+  /** Store commit durations (see store_latency.ts), or `undefined` while the service starts. */
+  commits?: () => HistogramSnapshot | undefined;
   /** Constant labels of `sequencer_build_info`. */
   build: { environment: string; store: string; workers: number };
   /** When the process started (ms since the epoch). */
@@ -169,6 +174,12 @@ export function renderMetrics(
   const families = [
     ...PER_SEQUENCE.map(([name, type, help, pick]) => family(name, type, help, bySequence(pick))),
     ...httpFamilies(view.http),
+    ...(view.commits === undefined ? [] : [
+      renderHistogram(view.commits, {
+        name: "sequencer_store_commit_duration_seconds",
+        help: "Time the store took to commit a block, from the reservation to its answer.",
+      }),
+    ]),
     family("sequencer_ready", "gauge", "1 when readiness answers 200.", [["", ready ? 1 : 0]]),
     family("sequencer_store_up", "gauge", "1 while the store answers.", [
       ["", snapshot?.storeUp ? 1 : 0],
@@ -203,7 +214,12 @@ export function metricsRoutes(options: MetricsOptions): Route[] {
     summary: "counters in the Prometheus text format",
     handler: async () => {
       const http = await options.http?.();
-      const view = { stats: options.stats(), ready: options.ready(), http };
+      const view = {
+        stats: options.stats(),
+        ready: options.ready(),
+        http,
+        commits: options.commits?.(),
+      };
       return new Response(renderMetrics(view, options), {
         headers: { "content-type": METRICS_CONTENT_TYPE, "cache-control": "no-store" },
       });

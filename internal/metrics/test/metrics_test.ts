@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { labelValue, METRICS_CONTENT_TYPE, metricsRoutes, renderMetrics } from "../metrics.ts";
+import { CommitLatency } from "../store_latency.ts";
 import type { OwnerStats } from "../../atomicSequence/owner.ts";
 import { createRouter } from "../../http/router.ts";
 
@@ -113,6 +114,29 @@ Deno.test("metrics in the Prometheus text format", async (t) => {
     assert.equal(got.get("sequencer_http_connections_refused_total"), "2");
     assert.equal(got.get("sequencer_http_connections_timed_out_total"), "15");
     assert.equal(got.get("sequencer_http_accept_errors_total"), "9");
+  });
+
+  await t.step("store commit durations: a histogram once the owner runs, none before", async () => {
+    const commits = new CommitLatency([0.001, 0.01]);
+    commits.onReserve("default", 100n, 10, 10.5); // 0.5 ms
+    commits.onReserve("default", 100n, 20, 25); // 5 ms
+    commits.onReserve("other", 100n, 30, 60); // 30 ms: only in +Inf
+    const options = { stats: () => snapshot, ready: () => true, build, startedAt };
+    const router = createRouter(metricsRoutes({ ...options, commits: () => commits.snapshot() }));
+    const text = await (await router(new Request("http://localhost/debug/metrics"))).text();
+    const name = "sequencer_store_commit_duration_seconds";
+    assert.match(text, new RegExp(`# HELP ${name} .+\n# TYPE ${name} histogram\n`));
+    const lines = text.split("\n").filter((l) => l.startsWith(name));
+    assert.deepEqual(lines.slice(0, 3), [
+      `${name}_bucket{le="0.001"} 1`,
+      `${name}_bucket{le="0.01"} 2`,
+      `${name}_bucket{le="+Inf"} 3`,
+    ]);
+    assert.equal(Number(lines[3].split(" ")[1]).toFixed(4), "0.0355");
+    assert.equal(lines[4], `${name}_count 3`);
+    const starting = createRouter(metricsRoutes({ ...options, commits: () => undefined }));
+    const before = await (await starting(new Request("http://localhost/debug/metrics"))).text();
+    assert.equal(before.includes(name), false);
   });
 
   await t.step("label values escape backslash, quote and newline", () => {
