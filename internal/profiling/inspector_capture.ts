@@ -9,6 +9,7 @@
  * @module
  */
 import { Session } from "node:inspector/promises";
+import process from "node:process";
 import type { V8CpuProfile, V8HeapProfile } from "./pprof_convert.ts";
 
 /** How long a capture runs and what may stop it early. */
@@ -60,7 +61,22 @@ async function withSession<T>(use: (session: Session) => Promise<T>): Promise<T>
 /** Default CPU sampling interval: 1 ms, V8's default and 10× Go's 100 Hz. */
 export const DEFAULT_CPU_SAMPLING_INTERVAL_MICROS = 1000;
 
-/** Runs the V8 CPU profiler for the window and returns its `.cpuprofile`. */
+/** CPU time (user + system) the calling thread has used, microseconds. */
+export function threadCpuMicros(): number {
+  const { user, system } = process.threadCpuUsage();
+  return user + system;
+}
+
+/** CPU time (user + system) the whole process has used, every thread, microseconds. */
+export function processCpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/**
+ * Runs the V8 CPU profiler for the window and returns its `.cpuprofile`, with the CPU time the
+ * thread used meanwhile in `threadCpuMicros` (V8 samples only the JavaScript part of it).
+ */
 export function captureCpuProfile(
   window: CaptureWindow & { samplingIntervalMicros?: number },
 ): Promise<Captured<V8CpuProfile>> {
@@ -72,12 +88,14 @@ export function captureCpuProfile(
       });
       const startedAtMs = Date.now();
       const t0 = performance.now();
+      const cpu0 = threadCpuMicros();
       await session.post("Profiler.start");
       // waitOrAbort never rejects, so the profiler is always stopped.
       const aborted = await waitOrAbort(window.durationMs, window.signal);
       const { profile } = await session.post("Profiler.stop");
+      const cpu = threadCpuMicros() - cpu0;
       return {
-        profile: profile as V8CpuProfile,
+        profile: { ...(profile as V8CpuProfile), threadCpuMicros: cpu },
         startedAtMs,
         elapsedMs: performance.now() - t0,
         aborted,

@@ -12,6 +12,9 @@
  *   those drift from the `.ts` source. The `mapLine` option (see source_map.ts) maps them back;
  *   without it, or where it knows no answer, the emitted line is used.
  * - One mapping, flagged as already symbolized, so `pprof` never asks `/debug/pprof/symbol`.
+ * - With `native` (CPU profiles): the CPU time V8 does not sample, as the frames
+ *   {@link NATIVE_FRAME} per thread and {@link OTHER_THREADS_FRAME}, so the profile's total is
+ *   the process's CPU time over the window.
  *
  * @module
  */
@@ -67,6 +70,11 @@ export interface V8CpuProfile {
   samples?: number[];
   /** Microseconds between consecutive samples (the first one from `startTime`). */
   timeDeltas?: number[];
+  /**
+   * Not V8's: the CPU time (user + system, microseconds) the profiled thread used over the
+   * capture, measured by the thread itself (`captureCpuProfile`); V8 samples only its JavaScript.
+   */
+  threadCpuMicros?: number;
 }
 
 /** A node of a V8 sampling heap profile (`HeapProfiler.SamplingHeapProfileNode`). */
@@ -99,6 +107,42 @@ export interface CpuConversionOptions {
   comments?: string[];
   /** Maps emitted (JavaScript) positions to source lines; see source_map.ts. */
   mapLine?: LineMapper;
+  /** The CPU time V8 cannot see, to add as native frames (see {@link NativeCpu}). */
+  native?: NativeCpu;
+}
+
+/**
+ * CPU time measured over a profile's window, to account for what V8's samples miss: V8 samples
+ * JavaScript only, and counts a thread as idle while it runs Deno's Rust code (the HTTP engine,
+ * I/O, the event loop), so under load its samples show a small part of the CPU the process used.
+ */
+export interface NativeCpu {
+  /** CPU time of the whole process over the window, every thread included (microseconds). */
+  processMicros: number;
+  /**
+   * CPU time each profiled thread used over the window (microseconds), by the name its
+   * `(thread <name>)` frame carries; for a profile of one thread (no such frames), one entry.
+   * A thread whose time is unknown is counted with the other threads.
+   */
+  threads: { thread: string; cpuMicros: number | undefined }[];
+}
+
+/**
+ * The frame added under each thread for its CPU time outside JavaScript: the thread's measured
+ * CPU time minus its JavaScript samples.
+ */
+export const NATIVE_FRAME = "(native: Deno runtime, HTTP, I/O)";
+
+/**
+ * The frame added at the top for the CPU time of the threads that were not profiled (the
+ * store's thread, V8's compiler and garbage collector helpers, Deno's thread pools, the
+ * profiler itself): the process's CPU time minus every profiled thread's.
+ */
+export const OTHER_THREADS_FRAME = "(native: other threads: store, V8 helpers, runtime pools)";
+
+/** A pseudo-frame of the profile: a name, no script. */
+function pseudoFrame(functionName: string): V8CallFrame {
+  return { functionName, scriptId: "0", url: "", lineNumber: -1, columnNumber: -1 };
 }
 
 /** Extra facts the V8 heap profile does not carry. */
@@ -149,10 +193,18 @@ class PprofBuilder {
     this.#mapLine = mapLine;
   }
 
+  /** Whether a location for this call frame exists already. */
+  hasLocation(frame: V8CallFrame): boolean {
+    return this.#locationByKey.has(PprofBuilder.#key(frame));
+  }
+
+  static #key(frame: V8CallFrame): string {
+    return `${frame.scriptId}\0${frame.url}\0${frame.functionName}\0${frame.lineNumber}\0${frame.columnNumber}`;
+  }
+
   /** The location id for a call frame, created on first use. */
   locationId(frame: V8CallFrame): number {
-    const key =
-      `${frame.scriptId}\0${frame.url}\0${frame.functionName}\0${frame.lineNumber}\0${frame.columnNumber}`;
+    const key = PprofBuilder.#key(frame);
     const known = this.#locationByKey.get(key);
     if (known !== undefined) return known;
     const id = this.locations.length + 1;
@@ -229,13 +281,20 @@ export function cpuProfileToPprof(profile: V8CpuProfile, options: CpuConversionO
   if (profile.samples !== undefined && profile.samples.length > 0) {
     const samples = profile.samples;
     const deltas = profile.timeDeltas ?? [];
-    let at = profile.startTime + (deltas[0] ?? 0);
-    for (let i = 0; i < samples.length; i++) {
-      const next = i + 1 < samples.length ? at + (deltas[i + 1] ?? 0) : profile.endTime;
+    const times: number[] = [];
+    let at = profile.startTime;
+    for (let i = 0; i < samples.length; i++) times.push(at += deltas[i] ?? 0);
+    // A sample lasts until the next sample of its thread: in a merged profile the threads'
+    // samples interleave on one timeline, and the next sample may be another thread's.
+    const threadOf = threadLanes(profile, parent);
+    const nextInThread = new Map<number, number>();
+    for (let i = samples.length - 1; i >= 0; i--) {
       const id = samples[i];
+      const lane = threadOf(id);
+      const next = nextInThread.get(lane) ?? profile.endTime;
+      nextInThread.set(lane, times[i]);
       counts.set(id, (counts.get(id) ?? 0) + 1);
-      nanos.set(id, (nanos.get(id) ?? 0) + Math.max(0, next - at) * 1000);
-      at = next;
+      nanos.set(id, (nanos.get(id) ?? 0) + Math.max(0, next - times[i]) * 1000);
     }
   } else {
     for (const node of profile.nodes) {
@@ -261,13 +320,26 @@ export function cpuProfileToPprof(profile: V8CpuProfile, options: CpuConversionO
   };
 
   const sample: Sample[] = [];
+  /** JavaScript nanoseconds by the outermost frame's location (the thread, when merged). */
+  const jsByOutermost = new Map<number, number>();
   for (const [id, count] of counts) {
     const node = byId.get(id);
     if (node === undefined || node.callFrame.functionName === IDLE) continue;
     const stack = stackOf(id);
     if (stack.length === 0) continue;
-    sample.push(
-      new Sample({ locationId: stack, value: [count, Math.round(nanos.get(id) ?? 0)] }),
+    const ns = Math.round(nanos.get(id) ?? 0);
+    sample.push(new Sample({ locationId: stack, value: [count, ns] }));
+    const outermost = stack[stack.length - 1];
+    jsByOutermost.set(outermost, (jsByOutermost.get(outermost) ?? 0) + ns);
+  }
+  const comments = [...(options.comments ?? [])];
+  if (options.native !== undefined) {
+    const added = nativeSamples(options.native, { builder, jsByOutermost, intervalNanos });
+    sample.push(...added.samples);
+    comments.push(
+      `CPU outside JavaScript added as ${NATIVE_FRAME} per thread and ${OTHER_THREADS_FRAME}: ` +
+        `${Math.round(added.nanos / 1e6)} ms of the process's ` +
+        `${Math.round(options.native.processMicros / 1000)} ms over the window`,
     );
   }
 
@@ -279,8 +351,74 @@ export function cpuProfileToPprof(profile: V8CpuProfile, options: CpuConversionO
     period: intervalNanos,
     timeNanos: options.timeNanos,
     durationNanos: BigInt(Math.max(0, Math.round((profile.endTime - profile.startTime) * 1000))),
-    comments: options.comments ?? [],
+    comments,
   });
+}
+
+/**
+ * Which thread a node belongs to: in a merged profile (every child of the root a
+ * `(thread <name>)` frame, see merge.ts) the id of its thread's frame, else 0 for all.
+ */
+function threadLanes(
+  profile: V8CpuProfile,
+  parent: Map<number, number>,
+): (id: number) => number {
+  const root = profile.nodes.find((n) => n.callFrame.functionName === ROOT && !parent.has(n.id));
+  const tops = root?.children ?? [];
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const merged = tops.length > 0 &&
+    tops.every((id) => byId.get(id)?.callFrame.functionName.startsWith("(thread ") === true);
+  if (!merged) return () => 0;
+  const lanes = new Map<number, number>();
+  const laneOf = (id: number): number => {
+    const known = lanes.get(id);
+    if (known !== undefined) return known;
+    const up = parent.get(id);
+    const lane = up === undefined || up === root!.id ? id : laneOf(up);
+    lanes.set(id, lane);
+    return lane;
+  };
+  return laneOf;
+}
+
+/**
+ * The samples that account for the CPU time V8 did not sample: per profiled thread its measured
+ * CPU time minus its JavaScript samples, under its `(thread <name>)` frame when the profile has
+ * one; and the process's CPU time minus every profiled thread's, at the top. A thread whose
+ * JavaScript samples exceed its measured time gets no native sample (its samples are wall-clock
+ * gaps, which can hold time the thread spent waiting for a core).
+ */
+function nativeSamples(
+  native: NativeCpu,
+  context: { builder: PprofBuilder; jsByOutermost: Map<number, number>; intervalNanos: number },
+): { samples: Sample[]; nanos: number } {
+  const { builder, jsByOutermost, intervalNanos } = context;
+  const samples: Sample[] = [];
+  let nanos = 0;
+  const add = (stack: number[], ns: number) => {
+    if (ns <= 0) return;
+    nanos += ns;
+    samples.push(new Sample({ locationId: stack, value: [Math.round(ns / intervalNanos), ns] }));
+  };
+  const nativeId = builder.locationId(pseudoFrame(NATIVE_FRAME));
+  const single = native.threads.length === 1 &&
+    !builder.hasLocation(pseudoFrame(`(thread ${native.threads[0].thread})`));
+  const jsTotal = [...jsByOutermost.values()].reduce((sum, ns) => sum + ns, 0);
+  let accounted = 0;
+  for (const { thread, cpuMicros } of native.threads) {
+    const threadId = single ? undefined : builder.locationId(pseudoFrame(`(thread ${thread})`));
+    const js = single ? jsTotal : jsByOutermost.get(threadId!) ?? 0;
+    if (cpuMicros === undefined) {
+      accounted += js;
+      continue;
+    }
+    const cpu = Math.round(cpuMicros * 1000);
+    add(threadId === undefined ? [nativeId] : [nativeId, threadId], cpu - js);
+    accounted += Math.max(cpu, js);
+  }
+  const others = Math.round(native.processMicros * 1000) - accounted;
+  add([builder.locationId(pseudoFrame(OTHER_THREADS_FRAME))], others);
+  return { samples, nanos };
 }
 
 /**

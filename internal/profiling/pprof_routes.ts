@@ -11,6 +11,13 @@
  * | `GET, POST /debug/pprof/symbol` | Go's symbol protocol (V8 profiles come symbolized) |
  * | `GET /debug/pprof/trace?seconds=1` | the service's timeline as Chrome trace-event JSON, at most `max_events` events (see trace.ts for the memory budget) |
  *
+ * CPU time V8 cannot see: V8 samples JavaScript only and counts a thread running Deno's Rust code
+ * (the HTTP engine, I/O, the event loop) as idle. The CPU profile measures each profiled thread's
+ * CPU time and the process's over the window and adds the difference as frames
+ * `(native: Deno runtime, HTTP, I/O)` under each thread and
+ * `(native: other threads: store, V8 helpers, runtime pools)` at the top (pprof_convert.ts), so
+ * its total is the process's CPU time over the window. The DevTools form has V8's samples only.
+ *
  * Concurrency: the CPU profile and the trace share one busy flag (one of them at a time); the
  * heap profile has its own, since V8's sampling heap profiler is independent of the CPU
  * profiler. A request finding its flag taken gets `409`. A client that goes away
@@ -38,6 +45,7 @@ import {
   type CaptureWindow,
   DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
   DEFAULT_HEAP_SAMPLING_INTERVAL_BYTES,
+  processCpuMicros,
   waitOrAbort,
 } from "./inspector_capture.ts";
 import {
@@ -223,13 +231,19 @@ export function createProfiler(options: ProfilingOptions): Profiler {
         signal: windowSignal(req),
         samplingIntervalMicros: DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
       };
+      const cpu0 = processCpuMicros();
       const [main, others] = await Promise.all([
         captureCpuProfile(window),
         options.threads?.()?.cpu(window) ?? [],
       ]);
+      const parts = [{ thread: "main", profile: main.profile }, ...others];
       captured = {
         ...main,
-        profile: mergeCpuProfiles([{ thread: "main", profile: main.profile }, ...others]),
+        profile: mergeCpuProfiles(parts),
+        native: {
+          processMicros: processCpuMicros() - cpu0,
+          threads: parts.map((p) => ({ thread: p.thread, cpuMicros: p.profile.threadCpuMicros })),
+        },
       };
     } catch (error) {
       return inspectorFailure(error, "CPU profile", logger);
@@ -252,6 +266,7 @@ export function createProfiler(options: ProfilingOptions): Profiler {
       timeNanos: BigInt(captured.startedAtMs) * 1_000_000n,
       samplingIntervalMicros: DEFAULT_CPU_SAMPLING_INTERVAL_MICROS,
       mapLine: await loadLineMapper(cpuProfileUrls(captured.profile)),
+      native: captured.native,
       comments: [
         `V8 CPU profile of Deno ${Deno.version.deno} (V8 ${Deno.version.v8}), ` +
         `${samples} samples at ${DEFAULT_CPU_SAMPLING_INTERVAL_MICROS} us`,
