@@ -221,14 +221,30 @@ export class SqliteStore implements Store {
   }
 
   /** Fails closed: every operation from now on rejects with `message`. */
-  #fail(message: string): SequencerError {
+  #fail(message: string, options: { note?: boolean } = {}): SequencerError {
     if (this.#failed === undefined) {
       this.#failed = message;
       clearTimeout(this.#markerTimer);
       this.#markerTimer = undefined;
+      if (options.note) this.#noteFailure(message);
       this.#options.onFailClosed?.(message);
     }
     return unavailable(this.#failed);
+  }
+
+  /** Records in the marker that the store file cannot be trusted (see `store_marker.ts`). */
+  #noteFailure(message: string): void {
+    const { dataDir, storeId, created } = this.#opened;
+    try {
+      writeMarkerSync(markerPath(dataDir), {
+        storeId,
+        created,
+        generation: this.#markerGeneration,
+        failed: `${new Date().toISOString()}: ${message}`,
+      });
+    } catch (error) {
+      this.#options.onWarning?.(`the store marker could not be written: ${errorText(error)}`);
+    }
   }
 
   /**
@@ -250,6 +266,7 @@ export class SqliteStore implements Store {
     throw this.#fail(
       `store file ${JSON.stringify(path)} was ${what} under the running process; refusing to ` +
         `hand out numbers: a restart refuses too, and says how to restore the store or start anew`,
+      { note: true },
     );
   }
 
@@ -533,6 +550,7 @@ export class SqliteStore implements Store {
    */
   acceptGeneration(): void {
     this.#live();
+    // Also clears a failure noted in the marker: the floors were raised on the file in place.
     const { value } = this.#statements.generation.get() as { value: bigint };
     const { dataDir, storeId, created } = this.#opened;
     writeMarkerSync(markerPath(dataDir), { storeId, created, generation: value });
@@ -593,6 +611,8 @@ export class SqliteStore implements Store {
     const generation = this.#generation;
     const { dataDir, storeId, created } = this.#opened;
     try {
+      // Never over a failure another process sharing the folder noted.
+      if (readMarker(markerPath(dataDir))?.failed !== undefined) return;
       await writeMarker(markerPath(dataDir), { storeId, created, generation });
       this.#markerGeneration = generation;
     } catch (error) {
@@ -618,9 +638,9 @@ export class SqliteStore implements Store {
 function vanished(dataDir: string, what: string): string {
   return `${what}; refusing to start rather than hand out numbers twice. To restore: stop ` +
     `every process using DATA_DIR=${JSON.stringify(dataDir)}, run "deno task sequences restore ` +
-    `BACKUP_FILE" (or copy the backup to ${dataDir}/${SQLITE_FILE} and remove its -wal and -shm ` +
-    `files), start, and raise the floors from the last export or from /debug/metrics' ` +
-    `sequencer_last_number (README "Backup and restore"). To start anew deliberately, with every ` +
+    `BACKUP_FILE", then raise the floors from the last export or from /debug/metrics' ` +
+    `sequencer_last_number ("deno task sequences import LAST_EXPORT" or "deno task sequences ` +
+    `floor NAME N"; README "Backup and restore"). To start anew deliberately, with every ` +
     `sequence at its start again: "${RESET_COMMAND}" (moves the old files aside)`;
 }
 
@@ -723,6 +743,13 @@ export function openSqliteStoreHere(
           dataDir,
           `store ${JSON.stringify(path)} is another store (id ${storeId}) than the one ` +
             `${markerFile} shows existed here (id ${marker.storeId}, created ${marker.created})`,
+        ));
+      }
+      if (marker?.failed !== undefined && !options.acceptRestored) {
+        throw new Refusal(vanished(
+          dataDir,
+          `a process found store ${JSON.stringify(path)} pulled from under it (${markerFile}: ` +
+            `${marker.failed}); the file now in its place cannot be trusted`,
         ));
       }
       if (marker !== undefined && value < marker.generation && !options.acceptRestored) {

@@ -3,7 +3,10 @@
  * this folder, which one (the store id also kept inside the database), and how far it had got (its
  * generation, a counter every reservation raises). With it, a store file that was deleted, emptied
  * or replaced is noticed at startup instead of silently starting over at 1, and a copy older than
- * the marker (a restored backup) is refused until its floors are raised.
+ * the marker (a restored backup) is refused until its floors are raised. A process that found its
+ * store file deleted, replaced or truncated notes it in the marker (`failed`), because the file in
+ * its place can look whole afterwards (SQLite writes its log into whatever file is at the path
+ * when it closes): the next start refuses until the store is restored, reset, or its floors raised.
  *
  * The marker is written atomically: a temporary file in the same folder, fsynced, renamed over the
  * marker, and the folder fsynced, so a crash leaves the old marker or the new one, never a part.
@@ -24,6 +27,8 @@ export interface StoreMarker {
   generation: bigint;
   /** When the marker was last written (ISO 8601). */
   updated: string;
+  /** Why and when a running process stopped trusting the store file, if one did. */
+  failed?: string;
 }
 
 interface MarkerJson {
@@ -31,6 +36,7 @@ interface MarkerJson {
   created: string;
   generation: string;
   updated: string;
+  failed?: string;
 }
 
 /** The marker's path in `dataDir`. */
@@ -73,6 +79,7 @@ export function parseMarker(text: string): StoreMarker {
     created: json.created,
     generation: BigInt(json.generation),
     updated: typeof json.updated === "string" ? json.updated : json.created,
+    ...(typeof json.failed === "string" ? { failed: json.failed } : {}),
   };
 }
 
@@ -82,6 +89,7 @@ function markerText(marker: Omit<StoreMarker, "updated">): Uint8Array {
     created: marker.created,
     generation: marker.generation.toString(),
     updated: new Date().toISOString(),
+    ...(marker.failed === undefined ? {} : { failed: marker.failed }),
   };
   return new TextEncoder().encode(JSON.stringify(json) + "\n");
 }

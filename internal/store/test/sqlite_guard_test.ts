@@ -284,6 +284,33 @@ Deno.test("a store file pulled from under the running store fails closed, for go
     });
   });
 
+  await t.step(
+    "the restart after a truncation refuses, though closing refilled the file",
+    async () => {
+      await withDir(async (dir) => {
+        const store = await openSqliteStore(dir);
+        for (let i = 0; i < 20; i++) await store.reserve(DEFAULT_SEQUENCE, 10n);
+        await Deno.truncate(`${dir}/${SQLITE_FILE}`, 0);
+        await assert.rejects(store.reserve(DEFAULT_SEQUENCE, 1n), refused(/was truncated under/));
+        await store.close();
+        assert.ok((await Deno.stat(`${dir}/${SQLITE_FILE}`)).size > 0, "SQLite wrote its log back");
+        await assert.rejects(
+          openSqliteStoreHere(dir),
+          refused(
+            /pulled from under it .*was truncated under the running process/,
+            ...HOW_TO_RECOVER,
+          ),
+        );
+        // Raising floors on the file in place (as floor and import do) accepts it.
+        const accepted = await openSqliteStoreHere(dir, { acceptRestored: true });
+        await accepted.raiseFloor(DEFAULT_SEQUENCE, 1000n);
+        accepted.acceptGeneration();
+        await accepted.close();
+        await (await openSqliteStoreHere(dir)).close();
+      });
+    },
+  );
+
   await t.step("the restart after a deletion refuses, and the marker still says why", async () => {
     await withDir(async (dir) => {
       const store = await openSqliteStoreHere(dir);
