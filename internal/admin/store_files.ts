@@ -32,6 +32,38 @@ async function syncFolder(path: string): Promise<void> {
 }
 
 /**
+ * Refuses when another process has the store of `dataDir` open: the exclusive lock SQLite gives
+ * only to a sole connection cannot be had.
+ * @throws {SequencerError} `invalid`, saying to stop the service first.
+ */
+function assertNotInUse(dataDir: string, what: string): void {
+  const path = `${dataDir}/${SQLITE_FILE}`;
+  try {
+    if (Deno.statSync(path).size === 0) return;
+  } catch {
+    return;
+  }
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path);
+    db.exec("PRAGMA busy_timeout = 0");
+    db.exec("PRAGMA locking_mode = EXCLUSIVE");
+    db.exec("BEGIN EXCLUSIVE");
+    db.exec("COMMIT");
+  } catch (error) {
+    if (/locked|busy/i.test(errorText(error))) {
+      throw invalid(
+        `${path} is open in another process: stop every service using DATA_DIR=` +
+          `${JSON.stringify(dataDir)} before ${what}`,
+      );
+    }
+    // Not a database we can open: nothing can be serving it either.
+  } finally {
+    if (db?.isOpen) db.close();
+  }
+}
+
+/**
  * Moves `files` of `dataDir` that exist into a new folder `<dataDir>/<label>-<time>`; returns the
  * folder and what was moved (nothing moved: no folder).
  */
@@ -53,11 +85,13 @@ async function moveAside(
 /**
  * Starts anew deliberately: moves the store, its WAL and its marker aside into
  * `<dataDir>/reset-<time>`, so that the next start creates a new store at 1. Deletes nothing.
+ * Refuses while a process has the store open.
  * @returns the folder and the files moved; `undefined` when there was nothing to move.
  */
 export function resetStore(
   dataDir: string,
 ): Promise<{ folder: string; moved: string[] } | undefined> {
+  assertNotInUse(dataDir, "resetting it");
   return moveAside(dataDir, [...STORE_FILES, MARKER_FILE], "reset");
 }
 
@@ -81,6 +115,7 @@ export interface Restored {
 export async function restoreBackup(dataDir: string, file: string): Promise<Restored> {
   if (!(await exists(file))) throw invalid(`backup file ${JSON.stringify(file)} does not exist`);
   await Deno.mkdir(dataDir, { recursive: true });
+  assertNotInUse(dataDir, "restoring");
   const marker = readMarker(markerPath(dataDir));
   const temporary = `${dataDir}/${SQLITE_FILE}.restoring-${crypto.randomUUID()}`;
   try {

@@ -232,6 +232,16 @@ Deno.test("backup, restore and floors: a restored store starts above every numbe
 
 Deno.test("reset needs its confirmation, and moves the store aside without deleting it", async () => {
   await withDirs(1, async (dir) => {
+    await using(openSqliteStoreHere(dir), async () => {
+      assert.match(
+        await runFails(["reset", RESET_CONFIRMATION, "--data-dir", dir]),
+        /sequencer\.db is open in another process: stop every service using DATA_DIR=.* before resetting it/,
+      );
+      assert.match(
+        await runFails(["restore", `${dir}/${SQLITE_FILE}`, "--data-dir", dir]),
+        /is open in another process: .* before restoring/,
+      );
+    });
     await using(openSqliteStoreHere(dir), (store) => store.reserve(DEFAULT_SEQUENCE, 10n));
     await Deno.remove(`${dir}/${SQLITE_FILE}`);
     await assert.rejects(openSqliteStoreHere(dir), /is missing.*deno task sequences reset/);
