@@ -17,6 +17,7 @@ import { createLogger } from "../log/log.ts";
 import { captureCpuProfile, captureHeapProfile } from "../profiling/inspector_capture.ts";
 import { Tracer, traceRequests } from "../profiling/trace.ts";
 import { connectRpc, serveRpc } from "../rpc/rpc.ts";
+import { type LineSink, logRequests, stdoutLines } from "../telemetry/access_log.ts";
 import {
   type CaptureRequest,
   WORKER_CONTROL_OPERATIONS,
@@ -50,6 +51,8 @@ function runApiWorker(scope: typeof self): void {
   const captures = new Map<number, AbortController>();
   const status = (message: WorkerStatus) => scope.postMessage(message);
   let server: ReturnType<typeof startServer> | undefined;
+  /** The access log's lines (`LOG_REQUESTS`), written in batches. */
+  let accessLog: LineSink | undefined;
   const crashOnCapture = failpoint() === "api-worker-crash-on-capture";
 
   const control: WorkerControl = {
@@ -87,6 +90,7 @@ function runApiWorker(scope: typeof self): void {
     async shutdown() {
       for (const abort of captures.values()) abort.abort();
       await server?.shutdown();
+      accessLog?.flush();
     },
     stats: () => server?.stats(),
   };
@@ -105,12 +109,16 @@ function runApiWorker(scope: typeof self): void {
       apiRoutes(sequences, { batchMax: start.batchMax, bodyTimeoutMs: start.bodyTimeoutMs }),
       { logger },
     );
+    accessLog = start.logRequests === true ? stdoutLines() : undefined;
     try {
       server = startServer({
         port: start.port,
         hostname: start.hostname,
         reusePort: true,
-        handler: traceRequests(tracer, router),
+        handler: traceRequests(
+          tracer,
+          accessLog === undefined ? router : logRequests(router, { sink: accessLog }),
+        ),
         logger,
         name: `api worker ${start.index}`,
         limits: start.limits,

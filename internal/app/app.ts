@@ -145,6 +145,7 @@ async function startApi(state: AppState, owner: SequenceOwner): Promise<ApiPool>
     bodyTimeoutMs,
     workers: config.workers,
     batchMax: config.batchMax,
+    logRequests: config.logRequests,
     module: new URL("./api_worker.ts", import.meta.url),
     owner,
     logger,

@@ -68,6 +68,11 @@ export interface Config {
    * across replicas, at the store's speed.
    */
   blockSizeMax: number;
+  /**
+   * One JSON line per API request on stdout (`LOG_REQUESTS`, default `false`): method, path,
+   * status, duration, sequence and count; never a header, so never a token.
+   */
+  logRequests: boolean;
 }
 
 /** A configuration value broke its rule; the message names the variable, value and rule. */
@@ -116,6 +121,18 @@ function nonEmpty(env: EnvReader, name: string, fallback: string): string {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: must not be empty`);
   }
   return raw;
+}
+
+/** `true` or `false` (also `1` or `0`); `fallback` when unset or empty. */
+function flag(env: EnvReader, name: string, fallback: boolean): boolean {
+  const raw = env(name);
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const text = raw.trim().toLowerCase();
+  if (text === "true" || text === "1") return true;
+  if (text === "false" || text === "0") return false;
+  throw new ConfigError(
+    `${name}=${JSON.stringify(raw)} is invalid: must be true or false (or 1 or 0)`,
+  );
 }
 
 function databaseUrl(env: EnvReader): string | undefined {
@@ -209,6 +226,7 @@ export function loadConfig(
     workers: integer(env, "WORKERS", Math.max(1, Math.min(cpus, 64)), 1, 64),
     blockSizeMin,
     blockSizeMax,
+    logRequests: flag(env, "LOG_REQUESTS", false),
   };
 }
 

@@ -32,6 +32,8 @@ export interface ApiPoolOptions {
   hostname: string;
   /** How many worker threads. */
   workers: number;
+  /** Write one access-log line per request (`LOG_REQUESTS`). */
+  logRequests?: boolean;
   /** Largest `count`. */
   batchMax: number;
   /** Bounds on clients; `maxConnections` is for the whole pool, split over the workers. */
@@ -147,6 +149,7 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
         },
         bodyTimeoutMs: options.bodyTimeoutMs,
         index,
+        logRequests: options.logRequests === true,
       };
       worker.postMessage(start, [channel.port2]);
     });

@@ -71,4 +71,6 @@ export interface WorkerStart {
   bodyTimeoutMs: number;
   /** The worker's index, for logs. */
   index: number;
+  /** Write one access-log line per request (`LOG_REQUESTS`). */
+  logRequests?: boolean;
 }

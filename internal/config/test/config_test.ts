@@ -29,6 +29,7 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
         HTTP_IDLE_TIMEOUT_SEC: "3",
         HTTP_BODY_TIMEOUT_SEC: "4",
         SEQUENCES_MAX: "16",
+        LOG_REQUESTS: "true",
       }),
       2,
     );
@@ -57,6 +58,7 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
         bodyTimeoutMs: 4000,
       },
       sequencesMax: 16,
+      logRequests: true,
     });
   });
 
@@ -82,6 +84,7 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
         bodyTimeoutMs: 30000,
       },
       sequencesMax: 4096,
+      logRequests: false,
     });
   });
 
@@ -276,6 +279,36 @@ Deno.test("a refused DATABASE_URL never shows its password", () => {
       assert.ok(error instanceof ConfigError);
       assert.doesNotMatch(error.message, /hunter2|hun|ter2/);
       return true;
+    });
+  }
+});
+
+Deno.test("LOG_REQUESTS: off by default; true or false (1 or 0), anything else refused", async (t) => {
+  for (
+    const [raw, expected] of [
+      [undefined, false],
+      ["", false],
+      ["true", true],
+      ["TRUE", true],
+      ["1", true],
+      [" false ", false],
+      ["0", false],
+    ] as const
+  ) {
+    await t.step(`${JSON.stringify(raw)} is ${expected}`, () => {
+      const vars: Record<string, string> = raw === undefined ? {} : { LOG_REQUESTS: raw };
+      assert.equal(loadConfig(env(vars), 1).logRequests, expected);
+    });
+  }
+  for (const raw of ["yes", "on", "2", "truee"]) {
+    await t.step(`${JSON.stringify(raw)} is a ConfigError naming the variable and the rule`, () => {
+      assert.throws(
+        () => loadConfig(env({ LOG_REQUESTS: raw }), 1),
+        (e) =>
+          e instanceof ConfigError &&
+          e.message ===
+            `LOG_REQUESTS=${JSON.stringify(raw)} is invalid: must be true or false (or 1 or 0)`,
+      );
     });
   }
 });
