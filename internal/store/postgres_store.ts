@@ -89,6 +89,15 @@ export const POSTGRES_MIGRATIONS: readonly (readonly string[])[] = [
        ADD CHECK (floor >= start),
        ADD CHECK (upper >= floor - 1)`,
     `CREATE INDEX sequencer_sequences_version ON sequencer_sequences (version)`,
+    // A row inserted without a floor (by a replica of the previous build, during a rolling
+    // upgrade) gets its start.
+    `CREATE FUNCTION sequencer_default_floor() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         NEW.floor := coalesce(NEW.floor, NEW.start);
+         RETURN NEW;
+       END $$`,
+    `CREATE TRIGGER sequencer_default_floor BEFORE INSERT ON sequencer_sequences
+       FOR EACH ROW EXECUTE FUNCTION sequencer_default_floor()`,
     `CREATE TABLE sequencer_version (
        id      boolean PRIMARY KEY DEFAULT true CHECK (id),
        version bigint NOT NULL

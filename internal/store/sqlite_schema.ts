@@ -31,6 +31,11 @@ const MIGRATIONS: readonly ((now: string) => string)[] = [
     ALTER TABLE sequences ADD COLUMN retired INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE sequences ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX sequences_version ON sequences (version);
+    -- A row inserted without a floor (by hand, or by an older build) gets its start.
+    CREATE TRIGGER sequences_floor AFTER INSERT ON sequences WHEN NEW.floor < NEW.start
+    BEGIN
+      UPDATE sequences SET floor = NEW.start WHERE name = NEW.name;
+    END;
     CREATE TABLE counters (
       name  TEXT    PRIMARY KEY,
       value INTEGER NOT NULL

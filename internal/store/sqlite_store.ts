@@ -49,6 +49,7 @@ import {
   checkReplica,
   completeChanges,
   type ExportRecord,
+  exportRecord,
   MERGE_BATCH,
   type MergeResult,
   mergeTarget,
@@ -511,16 +512,7 @@ export class SqliteStore implements Store {
       for (;;) {
         const rows = this.#statements.page.all(after, MERGE_BATCH) as unknown as Row[];
         if (rows.length === 0) break;
-        const merged = await merge(rows.map((row) => {
-          const record = toRecord(row);
-          return {
-            name: record.name,
-            start: record.start,
-            committed: record.upper,
-            floor: record.floor,
-            retired: record.retired,
-          };
-        }));
+        const merged = await merge(rows.map((row) => exportRecord(toRecord(row))));
         result.created.push(...merged.created);
         result.raised.push(...merged.raised);
         result.retired.push(...merged.retired);

@@ -96,6 +96,13 @@ Deno.test({
         assert.deepEqual((await store.changes(0n)).records.map((r) => r.name), ["orders"]);
         await store.heartbeat("replica", 1n);
         assert.deepEqual(await store.lagging(2n, 60_000), ["replica"]);
+        // A replica of the previous build inserts without a floor: it gets its start.
+        await withSql(
+          url,
+          (sql) =>
+            sql`INSERT INTO sequencer_sequences (name, start, upper) VALUES ('old-build', 7, 6)`,
+        );
+        assert.equal((await store.get("old-build"))?.floor, 7n);
       } finally {
         await store.close();
       }

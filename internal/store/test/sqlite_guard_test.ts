@@ -76,6 +76,16 @@ Deno.test("a version 1 store made by the old code opens in place, keeps its boun
     const { user_version } = db.prepare("PRAGMA user_version").get() as { user_version: number };
     db.close();
     assert.equal(user_version, SQLITE_SCHEMA_VERSION);
+    // A row inserted without a floor, as the old code did, gets its start as its floor.
+    const later = new DatabaseSync(`${dir}/${SQLITE_FILE}`);
+    later.exec("INSERT INTO sequences (name, start, upper) VALUES ('late', 40, 39)");
+    later.close();
+    const reopened = await openSqliteStoreHere(dir);
+    try {
+      assert.equal((await reopened.get("late"))?.floor, 40n);
+    } finally {
+      await reopened.close();
+    }
     assert.ok(readMarker(`${dir}/${MARKER_FILE}`)?.storeId);
   });
 });
