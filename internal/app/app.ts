@@ -176,7 +176,7 @@ async function shutdown(
   const drain = (async (): Promise<"graceful"> => {
     await state.api?.shutdown();
     await debug.server.shutdown();
-    await state.owner?.close();
+    await state.owner?.close({ giveBack: true });
     await state.store?.close();
     state.port?.release();
     return "graceful";

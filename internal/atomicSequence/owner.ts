@@ -114,6 +114,12 @@ interface SlotMeta {
   /** When it was last seen handing out numbers (or bound), and how many it had then. */
   lastActive: number;
   seenHanded: bigint;
+  /**
+   * The bound this process committed last, and the first number of the run of contiguous blocks
+   * ending there (what a graceful shutdown may give back); `undefined` before the first block.
+   */
+  committed: bigint | undefined;
+  runFirst: bigint;
   size: bigint;
   /** When the previous refill was asked for: the time between two is how long a block lasted. */
   requestedAt: number | undefined;
@@ -366,6 +372,8 @@ export class SequenceOwner implements OwnerPort {
       binding,
       lastActive: this.#now(),
       seenHanded: 0n,
+      committed: undefined,
+      runFirst: 0n,
       size: this.#sizing.min,
       requestedAt: undefined,
       backoff: this.#retry.initial,
@@ -436,6 +444,10 @@ export class SequenceOwner implements OwnerPort {
       // The slot was given back meanwhile (its sequence retired): the block is a gap.
       if (this.#meta[slot] !== meta) return;
       this.table.install(slot, block.first, block.last);
+      if (meta.committed === undefined || block.first !== meta.committed + 1n) {
+        meta.runFirst = block.first;
+      }
+      meta.committed = block.last;
       meta.blocks++;
       this.#onReserve?.(meta.name, size, now, committed, performance.now());
       meta.backoff = this.#retry.initial;
@@ -526,8 +538,14 @@ export class SequenceOwner implements OwnerPort {
     };
   }
 
-  /** Stops timers and waits for reservations in flight. The store stays open. */
-  async close(): Promise<void> {
+  /**
+   * Stops timers and waits for reservations in flight. With `giveBack` (a graceful shutdown,
+   * after the API has drained), each sequence then gives back the unused rest of its blocks: the
+   * store's bound is lowered to the last number handed out, by compare-and-set against the bound
+   * this process committed itself, so nothing is lowered when another process reserved since.
+   * The store stays open.
+   */
+  async close(options: { giveBack?: boolean } = {}): Promise<void> {
     this.#closed = true;
     clearInterval(this.#pingTimer);
     await this.#follower.close();
@@ -537,6 +555,38 @@ export class SequenceOwner implements OwnerPort {
       meta.backingOff = false;
     }
     await Promise.allSettled(this.#bound().map((meta) => meta.running));
+    if (options.giveBack) await this.#giveBack();
+  }
+
+  async #giveBack(): Promise<void> {
+    let numbers = 0n;
+    const refused: string[] = [];
+    const failed: string[] = [];
+    await Promise.all(this.#meta.map(async (meta, slot) => {
+      if (meta === undefined || meta.committed === undefined) return;
+      const { last } = this.table.handed(slot);
+      // Never below a number handed out, nor into a block of the run another process may hold.
+      const to = last !== undefined && last >= meta.runFirst ? last : meta.runFirst - 1n;
+      if (to >= meta.committed) return;
+      try {
+        if (await this.#store.giveBack(meta.name, meta.committed, to)) {
+          numbers += meta.committed - to;
+        } else {
+          refused.push(meta.name);
+        }
+      } catch {
+        failed.push(meta.name);
+      }
+    }));
+    const fields = { numbers, sequences: this.#bound().length, refused, failed };
+    if (refused.length > 0 || failed.length > 0) {
+      this.#logger.warn(
+        "unused numbers given back, except where another process reserved since or the store failed (those stay a gap)",
+        fields,
+      );
+    } else {
+      this.#logger.info("unused numbers given back to the store", fields);
+    }
   }
 }
 

@@ -530,6 +530,22 @@ export class PostgresStore implements Store {
   }
 
   /**
+   * Lowers the bound back to `to` (never below `floor - 1`) with one compare-and-set against
+   * `expected`; see {@link Store.giveBack}.
+   */
+  giveBack(name: string, expected: bigint, to: bigint): Promise<boolean> {
+    return this.#run(`give-back on ${JSON.stringify(name)}`, async (sql) => {
+      const rows = await sql`
+        UPDATE sequencer_sequences
+           SET upper = GREATEST(${to}::bigint, floor - 1)
+         WHERE name = ${name} AND upper = ${expected}::bigint AND NOT retired
+           AND GREATEST(${to}::bigint, floor - 1) < upper
+        RETURNING upper`;
+      return rows.length === 1;
+    });
+  }
+
+  /**
    * Creates a sequence unless it exists, or revives a retired one whose bound lies below
    * `start`; safe across replicas; see {@link Store.create}.
    */

@@ -338,6 +338,20 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Lowers the bound back to `to` if it is still `expected`; see {@link Store.giveBack}. */
+  giveBack(name: string, expected: bigint, to: bigint): Promise<boolean> {
+    return this.#write(`give-back on ${JSON.stringify(name)}`, () => {
+      this.#checkMoved();
+      const row = this.#row(name);
+      if (row === undefined || row.retired || row.upper !== expected) return false;
+      const lowered = to > row.floor - 1n ? to : row.floor - 1n;
+      if (lowered >= expected) return false;
+      const changed = Number(this.#statements.raise.run(lowered, name, expected).changes) === 1;
+      this.#checkFile();
+      return changed;
+    });
+  }
+
   /** Creates a sequence unless it exists, or revives a retired one; see {@link Store.create}. */
   create(name: string, start: bigint): Promise<CreateResult> {
     return this.#write(`create of ${JSON.stringify(name)}`, () => {

@@ -87,6 +87,14 @@ export interface Store extends SequenceAdmin {
    */
   reserve(name: string, size: bigint): Promise<Block>;
   /**
+   * Gives back the unused top of the blocks this process reserved (a graceful shutdown): lowers
+   * the bound of `name` to `to` (never below `floor - 1`) only if it is still `expected`, the
+   * bound this process itself committed last. Resolves `false` when anything else reserved
+   * since, the sequence is retired or unknown, or there is nothing to lower; never lowers below
+   * a number that was handed out.
+   */
+  giveBack(name: string, expected: bigint, to: bigint): Promise<boolean>;
+  /**
    * The sequences changed (floor raised, retired, revived, merged) with a version above `since`,
    * ordered by version, and the version up to which they are complete, read at one moment: the
    * store's current version, or, when more than {@link CHANGES_LIMIT} records changed, a lower
@@ -119,6 +127,7 @@ export interface Store extends SequenceAdmin {
 export const STORE_OPERATIONS = [
   ...ADMIN_OPERATIONS,
   "reserve",
+  "giveBack",
   "changes",
   "heartbeat",
   "lagging",

@@ -82,6 +82,29 @@ export async function storeContract(
     }
   });
 
+  await t.step("giveBack lowers the bound only by compare-and-set, never below the floor", async () => {
+    const store = await open();
+    try {
+      await store.reserve(DEFAULT_SEQUENCE, 100n); // 1..100
+      assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 90n, 10n), false, "expected was stale");
+      assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 100n, 100n), false, "nothing to lower");
+      assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 100n, 40n), true);
+      assert.equal((await store.get(DEFAULT_SEQUENCE))?.upper, 40n);
+      assert.deepEqual(await store.reserve(DEFAULT_SEQUENCE, 5n), { first: 41n, last: 45n });
+      await store.raiseFloor(DEFAULT_SEQUENCE, 80n);
+      const raised = (await store.get(DEFAULT_SEQUENCE))!.upper;
+      assert.equal(await store.giveBack(DEFAULT_SEQUENCE, raised, 10n), raised > 79n);
+      assert.equal((await store.get(DEFAULT_SEQUENCE))?.upper, 79n, "lowered below the floor");
+      await store.create("gone", 1n);
+      await store.reserve("gone", 10n);
+      await store.retire("gone");
+      assert.equal(await store.giveBack("gone", 10n, 0n), false, "a retired sequence lowered");
+      assert.equal(await store.giveBack("nope", 10n, 0n), false);
+    } finally {
+      await store.close();
+    }
+  });
+
   await t.step("concurrent reservations never overlap", async () => {
     const store = await open();
     try {
