@@ -173,7 +173,7 @@ export interface SequenceRecord {
 export interface ChangeResult {
   /** The sequence as stored afterwards. */
   record: SequenceRecord;
-  /** False when nothing needed to change (a floor at or below what is committed, or retired already). */
+  /** False when nothing needed to change (a floor at or below the current one, or retired already). */
   changed: boolean;
 }
 

@@ -157,7 +157,13 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
     const name = parseName(ctx.params.name);
     const format = formatOf(ctx);
     const floor = parseFloorBody(await readBody(req, bodyLimits));
-    const { record, changed } = await sequences.raiseFloor(name, floor);
+    const before = await sequences.get(name);
+    if (before === undefined) throw notFound(name);
+    // Recorded in every case (raise-only; unused numbers below it held in memory are dropped),
+    // but a floor at or below the next free number changes nothing a client can see.
+    const { record } = await sequences.raiseFloor(name, floor);
+    const free = nextFree(before);
+    const changed = free !== undefined && floor > free;
     const next = nextFree(record);
     return json(200, {
       status: "ok",
@@ -165,8 +171,8 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
       changed,
       next: next === undefined ? null : format === "string" ? next.toString() : next,
       ...(changed ? {} : {
-        note: `floor ${floor} is at or below what the sequence already guarantees ` +
-          `(floor ${record.floor}, committed ${record.upper}): nothing changed`,
+        note: `floor ${floor} is at or below the next free number ${free ?? "(none)"} ` +
+          `(committed ${before.upper}): nothing changed`,
       }),
     });
   };
