@@ -50,6 +50,7 @@ import {
   checkReplica,
   completeChanges,
   type ExportRecord,
+  type KeyedAnswer,
   MERGE_BATCH,
   type MergeResult,
   mergeTarget,
@@ -58,7 +59,7 @@ import {
 import { hideSecret, parsePostgresUrl, PostgresUrlError, redactUrl } from "./postgres_url.ts";
 
 /** The schema version this build creates and understands. */
-export const POSTGRES_SCHEMA_VERSION = 2;
+export const POSTGRES_SCHEMA_VERSION = 3;
 
 /** Key of the advisory lock that serializes schema migrations across replicas. */
 const MIGRATION_LOCK_KEY = 7_305_813_927_164_420_311n;
@@ -115,6 +116,16 @@ export const POSTGRES_MIGRATIONS: readonly (readonly string[])[] = [
      )`,
     `INSERT INTO sequencer_meta (key, value)
        VALUES ('store_id', gen_random_uuid()::text), ('created', now()::text)`,
+  ],
+  [
+    `CREATE TABLE sequencer_answers (
+       key         text COLLATE "C" PRIMARY KEY,
+       fingerprint text NOT NULL,
+       status      integer NOT NULL,
+       body        text NOT NULL,
+       stored      timestamptz NOT NULL DEFAULT clock_timestamp()
+     )`,
+    `CREATE INDEX sequencer_answers_stored ON sequencer_answers (stored)`,
   ],
 ];
 
@@ -526,6 +537,45 @@ export class PostgresStore implements Store {
       if (row.retired) throw retired(name);
       if (row.upper >= INT64_MAX) throw exhausted(name, 0n, size);
       throw new Error(`the bound of ${JSON.stringify(name)} could not be raised`);
+    });
+  }
+
+  /**
+   * Stores keyed answers in one statement (one commit for all of them), keeping any stored
+   * earlier for the same key; see {@link Store.saveAnswers}.
+   */
+  saveAnswers(answers: KeyedAnswer[]): Promise<KeyedAnswer[]> {
+    if (answers.length === 0) return Promise.resolve([]);
+    return this.#run(`storing ${answers.length} keyed answers`, async (sql) => {
+      const inserted = await sql<{ key: string }[]>`
+        INSERT INTO sequencer_answers (key, fingerprint, status, body)
+        SELECT DISTINCT ON (key) key, fingerprint, status, body
+          FROM jsonb_to_recordset(${JSON.stringify(answers)}::text::jsonb)
+            AS g(key text, fingerprint text, status integer, body text)
+        ON CONFLICT (key) DO NOTHING
+        RETURNING key`;
+      const mine = new Set(inserted.map((row) => row.key));
+      const others = answers.filter((a) => !mine.has(a.key)).map((a) => a.key);
+      // Stored before, or by another process committing the same key at the same moment (a
+      // new statement sees its committed row).
+      const earlier = others.length === 0 ? [] : await sql<KeyedAnswer[]>`
+        SELECT key, fingerprint, status, body FROM sequencer_answers
+         WHERE key IN (SELECT jsonb_array_elements_text(${JSON.stringify(others)}::text::jsonb))`;
+      const stored = new Map(earlier.map((row) => [row.key, row]));
+      return answers.map((answer) => stored.get(answer.key) ?? answer);
+    });
+  }
+
+  /** Deletes expired keyed answers; see {@link Store.purgeAnswers}. */
+  purgeAnswers(ttlMs: number, limit: number): Promise<number> {
+    return this.#run("purge of keyed answers", async (sql) => {
+      const rows = await sql`
+        DELETE FROM sequencer_answers WHERE key IN (
+          SELECT key FROM sequencer_answers
+           WHERE stored <= clock_timestamp() - ${ttlMs} * interval '1 millisecond'
+           ORDER BY stored LIMIT ${limit})
+        RETURNING key`;
+      return rows.length;
     });
   }
 

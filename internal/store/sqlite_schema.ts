@@ -6,6 +6,8 @@
  *   its last change; `counters` (the store-wide change `version`, and the `generation` every
  *   reservation raises); `replicas` (heartbeats of the processes sharing the store); `meta` (the
  *   store id and creation time, and whether the store was moved into PostgreSQL).
+ * - 3: `answers`: the stored answers of requests made with an `Idempotency-Key`, for their
+ *   retries, with the time they were stored (purged after `IDEMPOTENCY_TTL_SEC`).
  *
  * A store of an older version migrates in place when it opens, inside one `BEGIN IMMEDIATE`
  * transaction, so two processes opening it at once never both migrate.
@@ -15,7 +17,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** The schema version this build creates and understands. */
-export const SQLITE_SCHEMA_VERSION = 2;
+export const SQLITE_SCHEMA_VERSION = 3;
 
 /** Migration `i` brings the schema from version `i` to `i + 1`. */
 const MIGRATIONS: readonly ((now: string) => string)[] = [
@@ -52,6 +54,15 @@ const MIGRATIONS: readonly ((now: string) => string)[] = [
       value TEXT NOT NULL
     ) STRICT;
     INSERT INTO meta (key, value) VALUES ('store_id', '${crypto.randomUUID()}'), ('created', '${now}');`,
+  () => `
+    CREATE TABLE answers (
+      key         TEXT    PRIMARY KEY,
+      fingerprint TEXT    NOT NULL,
+      status      INTEGER NOT NULL,
+      body        TEXT    NOT NULL,
+      stored      REAL    NOT NULL
+    ) STRICT;
+    CREATE INDEX answers_stored ON answers (stored);`,
 ];
 
 /**

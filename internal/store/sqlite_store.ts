@@ -50,6 +50,7 @@ import {
   completeChanges,
   type ExportRecord,
   exportRecord,
+  type KeyedAnswer,
   MERGE_BATCH,
   type MergeResult,
   mergeTarget,
@@ -187,6 +188,11 @@ export class SqliteStore implements Store {
       setMeta: "INSERT INTO meta (key, value) VALUES (?, ?) " +
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       deleteMeta: "DELETE FROM meta WHERE key = ?",
+      saveAnswer: "INSERT INTO answers (key, fingerprint, status, body, stored) " +
+        "VALUES (?, ?, ?, ?, unixepoch('subsec') * 1000) ON CONFLICT (key) DO NOTHING",
+      answer: "SELECT key, fingerprint, status, body FROM answers WHERE key = ?",
+      purgeAnswers: "DELETE FROM answers WHERE key IN (SELECT key FROM answers " +
+        "WHERE stored <= unixepoch('subsec') * 1000 - ? ORDER BY stored LIMIT ?)",
     };
     this.#statements = {};
     for (const [key, text] of Object.entries(statements)) {
@@ -336,6 +342,32 @@ export class SqliteStore implements Store {
       this.#noteGeneration(generation);
       return block;
     });
+  }
+
+  /** Stores keyed answers in one transaction; see {@link Store.saveAnswers}. */
+  saveAnswers(answers: KeyedAnswer[]): Promise<KeyedAnswer[]> {
+    return this.#write(`storing ${answers.length} keyed answers`, () =>
+      answers.map((answer) => {
+        const { key, fingerprint, status, body } = answer;
+        if (Number(this.#statements.saveAnswer.run(key, fingerprint, status, body).changes) === 1) {
+          return answer;
+        }
+        const stored = this.#statements.answer.get(key) as {
+          key: string;
+          fingerprint: string;
+          status: bigint;
+          body: string;
+        };
+        return { ...stored, status: Number(stored.status) };
+      }));
+  }
+
+  /** Deletes expired keyed answers; see {@link Store.purgeAnswers}. */
+  purgeAnswers(ttlMs: number, limit: number): Promise<number> {
+    return this.#write(
+      "purge of keyed answers",
+      () => Number(this.#statements.purgeAnswers.run(ttlMs, limit).changes),
+    );
   }
 
   /** Lowers the bound back to `to` if it is still `expected`; see {@link Store.giveBack}. */

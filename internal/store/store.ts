@@ -65,6 +65,18 @@ export interface Changes {
   records: SequenceRecord[];
 }
 
+/** The answer of a request made with an `Idempotency-Key`, as stored for its retries. */
+export interface KeyedAnswer {
+  /** The key (scoped by the caller), at most 512 characters. */
+  key: string;
+  /** What identifies the request (method, path, parameters, body), at most 4096 characters. */
+  fingerprint: string;
+  /** The answer's HTTP status. */
+  status: number;
+  /** The answer's body (JSON text). */
+  body: string;
+}
+
 /** What {@link Store.merge} did, by name. */
 export interface MergeResult {
   /** Sequences it created. */
@@ -86,6 +98,14 @@ export interface Store extends SequenceAdmin {
    * `INT64_MAX`), or `unavailable` (nothing was reserved).
    */
   reserve(name: string, size: bigint): Promise<Block>;
+  /**
+   * Durably stores the answers whose keys are not stored yet, all in one transaction (a group
+   * commit), and resolves, for each answer in order, the one stored for its key: the one given,
+   * or the one stored earlier (by this or another process) for the same key.
+   */
+  saveAnswers(answers: KeyedAnswer[]): Promise<KeyedAnswer[]>;
+  /** Deletes at most `limit` answers stored more than `ttlMs` ago; resolves how many. */
+  purgeAnswers(ttlMs: number, limit: number): Promise<number>;
   /**
    * Gives back the unused top of the blocks this process reserved (a graceful shutdown): lowers
    * the bound of `name` to `to` (never below `floor - 1`) only if it is still `expected`, the
@@ -128,6 +148,8 @@ export const STORE_OPERATIONS = [
   ...ADMIN_OPERATIONS,
   "reserve",
   "giveBack",
+  "saveAnswers",
+  "purgeAnswers",
   "changes",
   "heartbeat",
   "lagging",

@@ -107,7 +107,7 @@ Deno.test({
         await store.close();
       }
       const versions = await withSql(url, (sql) => sql`SELECT version FROM sequencer_schema`);
-      assert.deepEqual(versions.map((r) => r.version), [1, 2]);
+      assert.deepEqual(versions.map((r) => r.version), [1, 2, 3]);
     });
   },
 });

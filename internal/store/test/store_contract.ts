@@ -82,24 +82,46 @@ export async function storeContract(
     }
   });
 
-  await t.step("giveBack lowers the bound only by compare-and-set, never below the floor", async () => {
+  await t.step(
+    "giveBack lowers the bound only by compare-and-set, never below the floor",
+    async () => {
+      const store = await open();
+      try {
+        await store.reserve(DEFAULT_SEQUENCE, 100n); // 1..100
+        assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 90n, 10n), false, "expected was stale");
+        assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 100n, 100n), false, "nothing to lower");
+        assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 100n, 40n), true);
+        assert.equal((await store.get(DEFAULT_SEQUENCE))?.upper, 40n);
+        assert.deepEqual(await store.reserve(DEFAULT_SEQUENCE, 5n), { first: 41n, last: 45n });
+        await store.raiseFloor(DEFAULT_SEQUENCE, 80n);
+        const raised = (await store.get(DEFAULT_SEQUENCE))!.upper;
+        assert.equal(await store.giveBack(DEFAULT_SEQUENCE, raised, 10n), raised > 79n);
+        assert.equal((await store.get(DEFAULT_SEQUENCE))?.upper, 79n, "lowered below the floor");
+        await store.create("gone", 1n);
+        await store.reserve("gone", 10n);
+        await store.retire("gone");
+        assert.equal(await store.giveBack("gone", 10n, 0n), false, "a retired sequence lowered");
+        assert.equal(await store.giveBack("nope", 10n, 0n), false);
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step("keyed answers: the first stored answer wins, for good, until purged", async () => {
     const store = await open();
     try {
-      await store.reserve(DEFAULT_SEQUENCE, 100n); // 1..100
-      assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 90n, 10n), false, "expected was stale");
-      assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 100n, 100n), false, "nothing to lower");
-      assert.equal(await store.giveBack(DEFAULT_SEQUENCE, 100n, 40n), true);
-      assert.equal((await store.get(DEFAULT_SEQUENCE))?.upper, 40n);
-      assert.deepEqual(await store.reserve(DEFAULT_SEQUENCE, 5n), { first: 41n, last: 45n });
-      await store.raiseFloor(DEFAULT_SEQUENCE, 80n);
-      const raised = (await store.get(DEFAULT_SEQUENCE))!.upper;
-      assert.equal(await store.giveBack(DEFAULT_SEQUENCE, raised, 10n), raised > 79n);
-      assert.equal((await store.get(DEFAULT_SEQUENCE))?.upper, 79n, "lowered below the floor");
-      await store.create("gone", 1n);
-      await store.reserve("gone", 10n);
-      await store.retire("gone");
-      assert.equal(await store.giveBack("gone", 10n, 0n), false, "a retired sequence lowered");
-      assert.equal(await store.giveBack("nope", 10n, 0n), false);
+      const first = { key: "k1", fingerprint: "GET /v1/sequence", status: 200, body: '{"n":1}' };
+      const other = { key: "k2", fingerprint: "GET /v1/sequence", status: 200, body: '{"n":2}' };
+      assert.deepEqual(await store.saveAnswers([first, other]), [first, other]);
+      const again = { ...first, body: '{"n":3}' };
+      const retry = { key: "k1", fingerprint: "PUT /v1/sequences/x", status: 201, body: "{}" };
+      assert.deepEqual(await store.saveAnswers([again, retry]), [first, first]);
+      assert.deepEqual(await store.saveAnswers([]), []);
+      assert.equal(await store.purgeAnswers(3_600_000, 100), 0, "a fresh answer was purged");
+      assert.equal(await store.purgeAnswers(0, 1), 1);
+      assert.equal(await store.purgeAnswers(0, 100), 1);
+      assert.deepEqual(await store.saveAnswers([again]), [again], "a purged key is free again");
     } finally {
       await store.close();
     }
