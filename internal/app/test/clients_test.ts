@@ -4,7 +4,10 @@ import { type ServiceProcess, startService } from "../../launch/service.ts";
 const encoder = new TextEncoder();
 
 /** Polls `probe` until it returns a value; fails after a generous deadline. */
-async function poll<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+async function poll<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
   const deadline = performance.now() + 60_000;
   for (;;) {
     const value = await probe();
@@ -102,7 +105,7 @@ Deno.test("slow and idle clients are closed by the server within the documented 
           sent++;
           await new Promise((r) => setTimeout(r, 100));
         }
-        await poll("the server closes the connection", async () => client.closed() || undefined);
+        await poll("the server closes the connection", () => client.closed() || undefined);
         assert.ok(sent < request.length, "the whole trickle was accepted");
         assert.equal(client.received(), "", "the trickled request was answered");
         await client.close();
@@ -116,7 +119,7 @@ Deno.test("slow and idle clients are closed by the server within the documented 
         await client.write(
           'PUT /v1/sequences/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"start":',
         );
-        await poll("the server answers and closes", async () => client.closed() || undefined);
+        await poll("the server answers and closes", () => client.closed() || undefined);
         const answer = client.received();
         assert.match(answer, /^HTTP\/1\.1 408 /, answer);
         const body = JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4));
@@ -134,10 +137,10 @@ Deno.test("slow and idle clients are closed by the server within the documented 
       await client.write("GET /v1/sequence HTTP/1.1\r\nHost: x\r\n\r\n");
       await poll(
         "the request is answered",
-        async () => client.received().includes('"number"') || undefined,
+        () => client.received().includes('"number"') || undefined,
       );
       assert.equal(client.closed(), false, "closed right after answering");
-      await poll("the idle connection is closed", async () => client.closed() || undefined);
+      await poll("the idle connection is closed", () => client.closed() || undefined);
       await client.close();
     });
 
@@ -153,7 +156,7 @@ Deno.test("slow and idle clients are closed by the server within the documented 
         assert.equal(new Set(served).size, 200);
         await poll(
           "every half-sent request is closed",
-          async () => attackers.every((a) => a.closed()) || undefined,
+          () => attackers.every((a) => a.closed()) || undefined,
         );
         assert.ok(
           attackers.every((a) => a.received() === ""),
@@ -175,7 +178,7 @@ Deno.test("above HTTP_MAX_CONNECTIONS new connections are refused, not crashed, 
       const idle: Awaited<ReturnType<typeof connect>>[] = [];
       for (let i = 0; i < 100; i++) idle.push(await connect(port));
       // Two workers hold at most 30 each: at least 40 of the 100 are closed by the server at once.
-      const refused = await poll("the connections above the cap are closed", async () => {
+      const refused = await poll("the connections above the cap are closed", () => {
         const closed = idle.filter((c) => c.closed()).length;
         return closed >= 40 ? closed : undefined;
       });
@@ -260,8 +263,7 @@ Deno.test("SIGTERM while a request body is still arriving: the request completes
     await client.write(body.slice(5));
     await poll(
       "the answer arrives",
-      async () =>
-        client.received().includes("\r\n\r\n{") && client.received().endsWith("}") || undefined,
+      () => client.received().includes("\r\n\r\n{") && client.received().endsWith("}") || undefined,
     );
     const answer = client.received();
     assert.match(answer, /^HTTP\/1\.1 201 /, answer);
