@@ -120,6 +120,7 @@ async function startOwner(state: AppState, store: Store): Promise<SequenceOwner>
   return await SequenceOwner.start(store, {
     logger,
     capacity: config.sequencesMax,
+    idempotencyTtlMs: config.idempotencyTtlSec * 1000,
     sizing: {
       ...DEFAULT_SIZING,
       min: BigInt(config.blockSizeMin),

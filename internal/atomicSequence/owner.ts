@@ -12,6 +12,10 @@ import {
   ADMIN_OPERATIONS,
   DEFAULT_SEQUENCE,
   INT64_MAX,
+  KEYED_OPERATIONS,
+  type KeyedAnswer,
+  type KeyedAnswers,
+  type KeyedStart,
   notFound,
   retired,
   SEQUENCE_CAPACITY,
@@ -24,6 +28,7 @@ import type { Store } from "../store/store.ts";
 import type { Logger } from "../log/log.ts";
 import { SequenceTable, SlotState } from "./atomic_sequence.ts";
 import { type BlockSizing, DEFAULT_SIZING, nextBlockSize } from "./block_size.ts";
+import { AnswerBook } from "./answer_book.ts";
 import { ChangeFollower, type FollowerTiming } from "./change_follower.ts";
 
 /** Where a sequence lives in the table: its slot and the slot's binding (see `SequenceTable`). */
@@ -34,8 +39,11 @@ export interface SlotRef {
   binding: number;
 }
 
-/** What a taker in any thread may ask of the owner: slots, refills, and the store's operations. */
-export interface OwnerPort extends SequenceAdmin {
+/**
+ * What a taker in any thread may ask of the owner: slots, refills, the store's operations and
+ * keyed answers.
+ */
+export interface OwnerPort extends SequenceAdmin, KeyedAnswers {
   /** The slot of `name`, loading it from the store on first use. */
   resolve(name: string): Promise<SlotRef>;
   /** Asks for a new block for `slot` (the caller has claimed the slot's refill). */
@@ -45,6 +53,7 @@ export interface OwnerPort extends SequenceAdmin {
 /** The names of the {@link OwnerPort} operations, for forwarding them from worker threads. */
 export const OWNER_OPERATIONS = [
   ...ADMIN_OPERATIONS,
+  ...KEYED_OPERATIONS,
   "resolve",
   "refill",
 ] as const satisfies readonly (keyof OwnerPort)[];
@@ -95,6 +104,8 @@ export interface OwnerOptions {
   slotIdleMs?: number;
   /** The clock (ms), for tests. */
   now?: () => number;
+  /** How long answers of keyed requests are kept for retries (ms, default a day). */
+  idempotencyTtlMs?: number;
   /**
    * Called after each block is installed (for the trace timeline), with `performance.now()`
    * times: when the reservation began, when the store commit returned, when the block was live.
@@ -169,6 +180,7 @@ export class SequenceOwner implements OwnerPort {
   readonly #follower: ChangeFollower;
   readonly #slotIdleMs: number;
   readonly #now: () => number;
+  readonly #answers: AnswerBook;
 
   private constructor(store: Store, options: OwnerOptions) {
     this.#store = store;
@@ -178,6 +190,10 @@ export class SequenceOwner implements OwnerPort {
     this.#retry = options.retryMs ?? { initial: 100, max: 2_000 };
     this.#onReserve = options.onReserve;
     this.#slotIdleMs = options.slotIdleMs ?? 60_000;
+    this.#answers = new AnswerBook(store, {
+      ttlMs: options.idempotencyTtlMs ?? 86_400_000,
+      logger: options.logger,
+    });
     this.#now = options.now ?? (() => performance.now());
     this.table = SequenceTable.create(options.capacity ?? SEQUENCE_CAPACITY);
     this.#follower = new ChangeFollower(store, {
@@ -207,6 +223,24 @@ export class SequenceOwner implements OwnerPort {
         return result;
       };
     }
+  }
+
+  /** Starts a keyed request; see {@link KeyedAnswers.beginKeyed}. */
+  beginKeyed(key: string, fingerprint: string): Promise<KeyedStart> {
+    try {
+      return Promise.resolve(this.#answers.begin(key, fingerprint));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Ends a keyed request; see {@link KeyedAnswers.finishKeyed}. */
+  finishKeyed(
+    key: string,
+    fingerprint: string,
+    answer?: { status: number; body: string },
+  ): Promise<KeyedAnswer | undefined> {
+    return this.#track(this.#answers.finish(key, fingerprint, answer));
   }
 
   /** Applies changed records to the slots bound to them: floors raised, retirements. */
@@ -549,6 +583,7 @@ export class SequenceOwner implements OwnerPort {
     this.#closed = true;
     clearInterval(this.#pingTimer);
     await this.#follower.close();
+    await this.#answers.close();
     for (const meta of this.#bound()) {
       clearTimeout(meta.timer);
       meta.timer = undefined;

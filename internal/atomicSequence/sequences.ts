@@ -8,6 +8,8 @@
 import {
   ADMIN_OPERATIONS,
   exhausted,
+  KEYED_OPERATIONS,
+  type KeyedAnswers,
   retired,
   type SequenceAdmin,
   type Sequences,
@@ -91,9 +93,11 @@ export function createSequences(
   }
 
   const admin = {} as Record<string, unknown>;
-  for (const operation of ADMIN_OPERATIONS) admin[operation] = owner[operation].bind(owner);
+  for (const operation of [...ADMIN_OPERATIONS, ...KEYED_OPERATIONS]) {
+    admin[operation] = owner[operation].bind(owner);
+  }
   return {
-    ...(admin as unknown as SequenceAdmin),
+    ...(admin as unknown as SequenceAdmin & KeyedAnswers),
     next(name, count) {
       const ref = slots.get(name);
       if (ref !== undefined) {

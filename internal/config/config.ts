@@ -56,6 +56,11 @@ export interface Config {
   http: HttpLimits;
   /** Distinct sequences one process serves (`SEQUENCES_MAX`, default 4096; slots of shared memory). */
   sequencesMax: number;
+  /**
+   * Seconds the answer of a request made with an `Idempotency-Key` is kept for its retries
+   * (`IDEMPOTENCY_TTL_SEC`, default 86400).
+   */
+  idempotencyTtlSec: number;
   /** Largest `count` one request may reserve (`BATCH_MAX`, default 100000). */
   batchMax: number;
   /** HTTP listener threads for the API (`WORKERS`, default: number of CPUs). */
@@ -222,6 +227,7 @@ export function loadConfig(
       bodyTimeoutMs: integer(env, "HTTP_BODY_TIMEOUT_SEC", 30, 1, 3600) * 1000,
     },
     sequencesMax: integer(env, "SEQUENCES_MAX", SEQUENCE_CAPACITY, 2, 1_000_000),
+    idempotencyTtlSec: integer(env, "IDEMPOTENCY_TTL_SEC", 86_400, 1, 31_536_000),
     batchMax: integer(env, "BATCH_MAX", 100_000, 1, 10_000_000),
     workers: integer(env, "WORKERS", Math.max(1, Math.min(cpus, 64)), 1, 64),
     blockSizeMin,

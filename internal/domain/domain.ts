@@ -40,6 +40,8 @@ export type ErrorCode =
   | "conflict"
   | "exhausted"
   | "retired"
+  | "in_flight"
+  | "idempotency_mismatch"
   | "too_large"
   | "request_timeout"
   | "too_many"
@@ -58,6 +60,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   conflict: 409,
   exhausted: 409,
   retired: 410,
+  in_flight: 409,
+  idempotency_mismatch: 422,
   too_large: 413,
   request_timeout: 408,
   too_many: 503,
@@ -236,8 +240,49 @@ export const ADMIN_OPERATIONS = [
   "retire",
 ] as const satisfies readonly (keyof SequenceAdmin)[];
 
+/** The answer of a request made with an `Idempotency-Key`, as stored for its retries. */
+export interface KeyedAnswer {
+  /** The key (scoped by the caller), at most 512 characters. */
+  key: string;
+  /** What identifies the request (method, path, parameters, body), at most 4096 characters. */
+  fingerprint: string;
+  /** The answer's HTTP status. */
+  status: number;
+  /** The answer's body (JSON text). */
+  body: string;
+}
+
+/** What starting a keyed request found: a new key, or the answer its first request got. */
+export type KeyedStart = { state: "new" } | { state: "answered"; answer: KeyedAnswer };
+
+/**
+ * Answers of requests made with an `Idempotency-Key`: a retry gets exactly the first answer.
+ */
+export interface KeyedAnswers {
+  /**
+   * Starts answering `key` for the request `fingerprint` (method, path, parameters, body).
+   * Rejects `in_flight` while its first request is being answered, `idempotency_mismatch` when
+   * the key was answered for another request.
+   */
+  beginKeyed(key: string, fingerprint: string): Promise<KeyedStart>;
+  /**
+   * Ends it: stores `answer` durably (before it is sent) and resolves the answer stored for the
+   * key, which is the first one given for it; without an answer, frees the key for a retry.
+   */
+  finishKeyed(
+    key: string,
+    fingerprint: string,
+    answer?: { status: number; body: string },
+  ): Promise<KeyedAnswer | undefined>;
+}
+
+/** The names of the {@link KeyedAnswers} operations, for the generic forwarding. */
+export const KEYED_OPERATIONS = ["beginKeyed", "finishKeyed"] as const satisfies readonly (
+  keyof KeyedAnswers
+)[];
+
 /** The sequences as the HTTP handlers see them: take numbers; administer sequences. */
-export interface Sequences extends SequenceAdmin {
+export interface Sequences extends SequenceAdmin, KeyedAnswers {
   /**
    * Hands out `count` consecutive numbers of `name` and returns the first; every one of them was
    * durably reserved before it is returned and is never handed out again. Synchronous (a bigint)

@@ -21,6 +21,7 @@ import {
   type Block,
   INT64_MAX,
   invalid,
+  type KeyedAnswer,
   type ListPage,
   SEQUENCE_NAME,
   SEQUENCE_NAME_RULE,
@@ -63,18 +64,6 @@ export interface Changes {
   version: bigint;
   /** The sequences whose floor was raised, or that were retired or revived, after `since`. */
   records: SequenceRecord[];
-}
-
-/** The answer of a request made with an `Idempotency-Key`, as stored for its retries. */
-export interface KeyedAnswer {
-  /** The key (scoped by the caller), at most 512 characters. */
-  key: string;
-  /** What identifies the request (method, path, parameters, body), at most 4096 characters. */
-  fingerprint: string;
-  /** The answer's HTTP status. */
-  status: number;
-  /** The answer's body (JSON text). */
-  body: string;
 }
 
 /** What {@link Store.merge} did, by name. */

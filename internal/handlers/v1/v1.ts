@@ -17,6 +17,8 @@ import { choiceParam, integerParam, singleParam } from "../../http/params.ts";
 import { json, JSON_CONTENT_TYPE } from "../../http/respond.ts";
 import { type Handler, type RequestContext, type Route, searchParams } from "../../http/router.ts";
 import { parseCreateBody, parseFloorBody, parseName } from "./parse.ts";
+import { answerKeyed, IDEMPOTENCY_HEADER, parseIdempotencyKey } from "./keyed.ts";
+import { createHeaderReader } from "../../http/headers.ts";
 
 /** Options of the v1 routes. */
 export interface V1Options {
@@ -83,8 +85,10 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
   const countRule = { name: "count", min: 1, max: options.batchMax };
   const bodyLimits = { maxBytes: MAX_BODY_BYTES, timeoutMs: options.bodyTimeoutMs ?? 30_000 };
 
+  const header = createHeaderReader();
+
   /** The one path of every number answer: read the query, take, write the body. */
-  function next(name: string, ctx: RequestContext): Response | Promise<Response> {
+  function next(req: Request, name: string, ctx: RequestContext): Response | Promise<Response> {
     let batch: bigint | undefined;
     let format: NumberFormat = "number";
     if (ctx.query !== "") {
@@ -93,10 +97,35 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
       if (count !== undefined) batch = BigInt(count);
       format = choiceParam(params, "numbers", FORMATS);
     }
-    const taken = sequences.next(name, batch ?? 1n);
-    return typeof taken === "bigint"
-      ? numberAnswer(taken, batch, format)
-      : taken.then((first) => numberAnswer(first, batch, format));
+    const key = header(req, IDEMPOTENCY_HEADER);
+    const take = () => {
+      const taken = sequences.next(name, batch ?? 1n);
+      return typeof taken === "bigint"
+        ? numberAnswer(taken, batch, format)
+        : taken.then((first) => numberAnswer(first, batch, format));
+    };
+    if (key === null) return take();
+    const fingerprint = `GET ${name} count=${batch ?? "-"} numbers=${format}`;
+    return answerKeyed(sequences, { key: parseIdempotencyKey(key), fingerprint }, take);
+  }
+
+  /**
+   * `handler` for an admin route, answered once per `Idempotency-Key` when the request has one:
+   * the body is read first, as part of what identifies the request.
+   */
+  function keyed(handler: Handler): Handler {
+    return async (req, ctx) => {
+      const raw = header(req, IDEMPOTENCY_HEADER);
+      if (raw === null) return await handler(req, ctx);
+      const key = parseIdempotencyKey(raw);
+      const body = await readBody(req, bodyLimits);
+      const fingerprint = `${req.method} ${ctx.path}?${ctx.query}\n${body}`;
+      const again = new Request(`http://h${ctx.path}`, {
+        method: req.method,
+        ...(body === "" ? {} : { body }),
+      });
+      return await answerKeyed(sequences, { key, fingerprint }, () => handler(again, ctx));
+    };
   }
 
   const create: Handler = async (req, ctx) => {
@@ -195,14 +224,14 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
       method: "GET",
       path: "/v1/sequence",
       access: { next: { name: DEFAULT_SEQUENCE } },
-      handler: (_req, ctx) => next(DEFAULT_SEQUENCE, ctx),
+      handler: (req, ctx) => next(req, DEFAULT_SEQUENCE, ctx),
       summary: "next number of the default sequence",
     },
     {
       method: "GET",
       path: "/v1/sequence/:name",
       access: { next: { param: "name" } },
-      handler: (_req, ctx) => next(parseName(ctx.params.name), ctx),
+      handler: (req, ctx) => next(req, parseName(ctx.params.name), ctx),
       summary: "next number of a named sequence",
     },
     {
@@ -223,21 +252,21 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
       method: "PUT",
       path: "/v1/sequences/:name",
       access: "admin",
-      handler: create,
+      handler: keyed(create),
       summary: "create a named sequence",
     },
     {
       method: "PATCH",
       path: "/v1/sequences/:name",
       access: "admin",
-      handler: raiseFloor,
+      handler: keyed(raiseFloor),
       summary: "raise a sequence's floor: no number below it is ever answered",
     },
     {
       method: "DELETE",
       path: "/v1/sequences/:name",
       access: "admin",
-      handler: retire,
+      handler: keyed(retire),
       summary: "retire a sequence: it answers 410 from then on",
     },
   ];

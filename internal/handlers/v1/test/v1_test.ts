@@ -8,7 +8,9 @@ import { v1Routes } from "../v1.ts";
 import { INT64_MAX } from "../../../domain/domain.ts";
 
 async function withApi(
-  fn: (call: (method: string, path: string, body?: string) => Promise<Result>) => Promise<void>,
+  fn: (
+    call: (method: string, path: string, body?: string, key?: string) => Promise<Result>,
+  ) => Promise<void>,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "sequencer-v1-" });
   const store = await openSqliteStore(dir);
@@ -16,8 +18,11 @@ async function withApi(
   const sequences = createSequences(owner.table, owner, { waitMs: 60_000 });
   const handler = createRouter(v1Routes(sequences, { batchMax: 1000 }));
   try {
-    await fn(async (method, path, body) => {
-      const res = await handler(new Request(`http://localhost${path}`, { method, body }));
+    await fn(async (method, path, body, key) => {
+      const headers: Record<string, string> = key === undefined ? {} : { "idempotency-key": key };
+      const res = await handler(
+        new Request(`http://localhost${path}`, { method, body, headers }),
+      );
       const text = await res.text();
       return { status: res.status, text, body: JSON.parse(text), headers: res.headers };
     });
@@ -273,6 +278,79 @@ Deno.test("floors, retiring and a paginated list through the API", async (t) => 
       assert.ok(pages >= 4);
       assert.equal((await call("GET", "/v1/sequences?limit=0")).status, 400);
       assert.equal((await call("GET", "/v1/sequences?limit=1001")).status, 400);
+    });
+  });
+});
+
+Deno.test("Idempotency-Key: a retry gets exactly the first answer", async (t) => {
+  await withApi(async (call) => {
+    await t.step("the same key and request: the same numbers, marked replayed", async () => {
+      const first = await call("GET", "/v1/sequence?count=3", undefined, '"k-1"');
+      assert.equal(first.status, 200);
+      assert.equal(first.headers.get("idempotency-replayed"), null);
+      const other = await call("GET", "/v1/sequence");
+      assert.ok(other.body.sequence.number > first.body.sequence.last);
+      const retry = await call("GET", "/v1/sequence?count=3", undefined, '"k-1"');
+      assert.equal(retry.status, 200);
+      assert.equal(retry.text, first.text);
+      assert.equal(retry.headers.get("idempotency-replayed"), "true");
+      assert.equal(retry.headers.get("cache-control"), "no-store");
+    });
+
+    await t.step("the same key with another request is 422", async () => {
+      for (const path of ["/v1/sequence?count=4", "/v1/sequence?count=3&numbers=string"]) {
+        const res = await call("GET", path, undefined, '"k-1"');
+        assert.equal(res.status, 422, path);
+        assert.equal(res.body.code, "idempotency_mismatch");
+      }
+    });
+
+    await t.step("a key whose first request is still in flight is 409", async () => {
+      const [a, b] = await Promise.all([
+        call("GET", "/v1/sequence", undefined, '"k-2"'),
+        call("GET", "/v1/sequence", undefined, '"k-2"'),
+      ]);
+      assert.deepEqual([a.status, b.status].sort(), [200, 409]);
+      assert.equal((a.status === 409 ? a : b).body.code, "in_flight");
+      const again = await call("GET", "/v1/sequence", undefined, '"k-2"');
+      assert.equal(again.text, (a.status === 200 ? a : b).text);
+    });
+
+    await t.step("a malformed key is 400 and consumes nothing", async () => {
+      const before = (await call("GET", "/v1/sequence")).body.sequence.number;
+      for (const key of ['"', '""', '"a"b"', "a b", '"' + "x".repeat(256) + '"']) {
+        const res = await call("GET", "/v1/sequence", undefined, key);
+        assert.equal(res.status, 400, key);
+        assert.match(res.body.error, /Idempotency-Key is invalid/);
+      }
+      assert.equal((await call("GET", "/v1/sequence")).body.sequence.number, before + 1);
+    });
+
+    await t.step("PUT, PATCH and DELETE replay their first answer, body included", async () => {
+      const created = await call("PUT", "/v1/sequences/keyed", '{"start": 7}', '"k-3"');
+      assert.equal(created.status, 201);
+      const again = await call("PUT", "/v1/sequences/keyed", '{"start": 7}', '"k-3"');
+      assert.equal(again.status, 201, "the retry is not told 200: it gets the first answer");
+      assert.equal(again.text, created.text);
+      const otherBody = await call("PUT", "/v1/sequences/keyed", '{"start": 8}', '"k-3"');
+      assert.equal(otherBody.status, 422);
+      const floor = await call("PATCH", "/v1/sequences/keyed", '{"floor": 100}', '"k-4"');
+      const floorAgain = await call("PATCH", "/v1/sequences/keyed", '{"floor": 100}', '"k-4"');
+      assert.equal(floorAgain.text, floor.text);
+      assert.equal(floorAgain.body.changed, true, "the replay says what the first did");
+      const retired = await call("DELETE", "/v1/sequences/keyed", undefined, '"k-5"');
+      const retiredAgain = await call("DELETE", "/v1/sequences/keyed", undefined, '"k-5"');
+      assert.equal(retiredAgain.text, retired.text);
+      assert.equal(retiredAgain.body.changed, true);
+    });
+
+    await t.step("a 4xx answer is replayed too; a bare token key works", async () => {
+      const missing = await call("GET", "/v1/sequence/nope", undefined, "token-6");
+      assert.equal(missing.status, 404);
+      await call("PUT", "/v1/sequences/nope");
+      const retry = await call("GET", "/v1/sequence/nope", undefined, "token-6");
+      assert.equal(retry.status, 404, "the retry was not given the first answer");
+      assert.equal(retry.headers.get("idempotency-replayed"), "true");
     });
   });
 });
