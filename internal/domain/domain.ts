@@ -43,6 +43,7 @@ export type ErrorCode =
   | "in_flight"
   | "idempotency_mismatch"
   | "too_large"
+  | "rate_limited"
   | "request_timeout"
   | "too_many"
   | "unavailable"
@@ -63,6 +64,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   in_flight: 409,
   idempotency_mismatch: 422,
   too_large: 413,
+  rate_limited: 429,
   request_timeout: 408,
   too_many: 503,
   unavailable: 503,

@@ -39,7 +39,8 @@ export function json(
 
 /**
  * An error answer: the status of `code`, `{"status":"error","code":code,"error":message}` plus
- * `details` when given, and `Retry-After: 1` on a 503 (the condition is expected to pass).
+ * `details` when given, and `Retry-After`: 1 on a 503 (the condition is expected to pass), the
+ * wait of `details.retryAfterSec` on a 429.
  */
 export function jsonError(
   code: ErrorCode,
@@ -49,7 +50,9 @@ export function jsonError(
   const status = ERROR_STATUS[code];
   const body: Record<string, unknown> = { status: "error", code, error: message };
   if (options.details !== undefined) body.details = options.details;
-  const retry: Record<string, string> = status === 503 ? { "retry-after": "1" } : {};
+  // A 503 passes within a second or so; a 429 says when (its details carry the wait).
+  const wait = status === 429 ? options.details?.retryAfterSec : status === 503 ? 1 : undefined;
+  const retry: Record<string, string> = wait === undefined ? {} : { "retry-after": String(wait) };
   return json(status, body, { ...retry, ...options.headers });
 }
 

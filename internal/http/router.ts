@@ -25,10 +25,12 @@ export interface RequestContext {
   query: string;
   /** The path parameters. */
   params: Params;
+  /** The client's address (the connection's peer), for per-client limits; `""` when unknown. */
+  peer: string;
 }
 
-/** What `Deno.serve` calls: the router, as built by {@link createRouter}. */
-export type RequestHandler = (req: Request) => Response | Promise<Response>;
+/** What the server calls: the router, as built by {@link createRouter}; `peer` is the client's address. */
+export type RequestHandler = (req: Request, peer?: string) => Response | Promise<Response>;
 
 /** Answers one request. */
 export type Handler = (req: Request, ctx: RequestContext) => Response | Promise<Response>;
@@ -202,9 +204,11 @@ export function createRouter(
 
   // The last request's URL and method, and what they were routed to: clients repeat the same
   // request again and again, and the URL string settles the host, path and query at once.
-  let last: { url: string; method: string; route: Route; ctx: RequestContext } | undefined;
+  let last:
+    | { url: string; method: string; route: Route; path: string; query: string; params: Params }
+    | undefined;
 
-  return (req: Request): Response | Promise<Response> => {
+  return (req: Request, peer = ""): Response | Promise<Response> => {
     let raw: string;
     try {
       raw = req.url;
@@ -212,7 +216,8 @@ export function createRouter(
       return badHost();
     }
     if (last !== undefined && raw === last.url && req.method === last.method) {
-      return invoke(req, last.route, last.ctx.params, last.ctx);
+      const { path, query, params } = last;
+      return invoke(req, last.route, params, { path, query, params, peer });
     }
     const hostStart = raw.indexOf("//") + 2;
     const start = raw.indexOf("/", hostStart);
@@ -238,12 +243,9 @@ export function createRouter(
         { headers: { allow } },
       );
     }
-    const ctx: RequestContext = Object.freeze({
-      path,
-      query: mark < 0 ? "" : raw.slice(mark + 1),
-      params: Object.freeze(found.params),
-    });
-    last = { url: raw, method: req.method, route, ctx };
-    return invoke(req, route, found.params, ctx);
+    const query = mark < 0 ? "" : raw.slice(mark + 1);
+    const params = Object.freeze(found.params);
+    last = { url: raw, method: req.method, route, path, query, params };
+    return invoke(req, route, params, { path, query, params, peer });
   };
 }

@@ -134,6 +134,12 @@ interface Connection {
   finished: Promise<void>;
 }
 
+/** The client's address of a connection (its host, for per-client limits). */
+function peerOf(conn: Deno.Conn): string {
+  const addr = conn.remoteAddr as Deno.NetAddr | Deno.UnixAddr;
+  return "hostname" in addr ? addr.hostname : "local";
+}
+
 /** Milliseconds a connection stays open after a 408, for the answer to be written. */
 const LINGER_MS = 100;
 
@@ -198,6 +204,7 @@ export function startServer(options: ServerOptions): RunningServer {
       c.active--;
       c.since = tick;
     };
+    const peer = peerOf(conn);
     const server = serveOn(
       conn,
       c.abort.signal,
@@ -206,11 +213,11 @@ export function startServer(options: ServerOptions): RunningServer {
         c.requests++;
         if (byResponse) {
           info.completed.then(done, done);
-          return handler(req);
+          return handler(req, peer);
         }
         let answer: Response | Promise<Response>;
         try {
-          answer = handler(req);
+          answer = handler(req, peer);
         } catch (error) {
           done();
           throw error;

@@ -192,7 +192,7 @@ Deno.test("query parameters follow one rule: given once, canonical integers in b
     }
   });
   await t.step("searchParams reads the raw query of the context", () => {
-    assert.equal(searchParams({ path: "/", query: "a=1&b=2", params: {} }).get("b"), "2");
+    assert.equal(searchParams({ path: "/", query: "a=1&b=2", params: {}, peer: "" }).get("b"), "2");
   });
 });
 
