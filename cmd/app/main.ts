@@ -28,6 +28,10 @@ const signal = new Promise<Deno.Signal>((resolve) => {
     Deno.addSignalListener(name, () => resolve(name));
   }
 });
+// SIGHUP re-reads AUTH_TOKENS_FILE (and never ends the process); one that arrives during startup
+// is acted on once the service is up.
+const sighup: { reload?: () => void; pending: boolean } = { pending: false };
+Deno.addSignalListener("SIGHUP", () => sighup.reload ? sighup.reload() : (sighup.pending = true));
 
 let app;
 try {
@@ -38,5 +42,8 @@ try {
   Deno.exit(1);
 }
 
+const running = app;
+sighup.reload = () => void running.reloadTokens();
+if (sighup.pending) sighup.reload();
 const outcome = await app.shutdown(await signal);
 Deno.exit(outcome === "graceful" ? 0 : 1);

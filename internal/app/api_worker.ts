@@ -9,6 +9,7 @@
 import { SequenceTable } from "../atomicSequence/atomic_sequence.ts";
 import { OWNER_OPERATIONS, type OwnerPort } from "../atomicSequence/owner.ts";
 import { createSequences } from "../atomicSequence/sequences.ts";
+import { type AccessControl, createAccessControl } from "../auth/guard.ts";
 import { errorText } from "../domain/domain.ts";
 
 import { createRouter } from "../http/router.ts";
@@ -53,6 +54,7 @@ function runApiWorker(scope: typeof self): void {
   let server: ReturnType<typeof startServer> | undefined;
   /** The access log's lines (`LOG_REQUESTS`), written in batches. */
   let accessLog: LineSink | undefined;
+  let access: AccessControl | undefined;
   const crashOnCapture = failpoint() === "api-worker-crash-on-capture";
 
   const control: WorkerControl = {
@@ -93,6 +95,9 @@ function runApiWorker(scope: typeof self): void {
       accessLog?.flush();
     },
     stats: () => server?.stats(),
+    setTokens(tokens) {
+      access?.replace(tokens);
+    },
   };
 
   scope.onmessage = (event: MessageEvent<WorkerStart>) => {
@@ -105,9 +110,10 @@ function runApiWorker(scope: typeof self): void {
     });
     const owner: OwnerPort = { ...rpc.remote, refill: (slot) => rpc.notify("refill", slot) };
     const sequences = createSequences(SequenceTable.attach(start.memory), owner);
+    access = start.tokens === undefined ? undefined : createAccessControl(start.tokens);
     const router = createRouter(
       apiRoutes(sequences, { batchMax: start.batchMax, bodyTimeoutMs: start.bodyTimeoutMs }),
-      { logger },
+      { logger, guard: access?.guard },
     );
     accessLog = start.logRequests === true ? stdoutLines() : undefined;
     try {
@@ -115,6 +121,7 @@ function runApiWorker(scope: typeof self): void {
         port: start.port,
         hostname: start.hostname,
         reusePort: true,
+        tls: start.tls,
         handler: traceRequests(
           tracer,
           accessLog === undefined ? router : logRequests(router, { sink: accessLog }),

@@ -7,6 +7,8 @@
  */
 import { SequenceOwner } from "../atomicSequence/owner.ts";
 import { DEFAULT_SIZING } from "../atomicSequence/block_size.ts";
+import { type AccessControl, createAccessControl } from "../auth/guard.ts";
+import { readTokenFile, TokenFileError, type TokenTable } from "../auth/token_file.ts";
 import type { Config } from "../config/config.ts";
 import { describeConfig } from "../config/config.ts";
 import { hostName } from "../handlers/health/health.ts";
@@ -24,6 +26,7 @@ import { reservationSpans } from "../telemetry/spans.ts";
 import { type ApiPool, startApiPool } from "../workers/api_pool.ts";
 import { claimPort, type PortClaim } from "./port_claim.ts";
 import { debugRoutes } from "./routes.ts";
+import { readTlsFiles, tlsListenError, type TlsPem } from "./tls_files.ts";
 
 /** How a shutdown ended. */
 export type ShutdownOutcome = "graceful" | "timeout";
@@ -41,6 +44,12 @@ export interface App {
    * are then abandoned).
    */
   shutdown(reason: string): Promise<ShutdownOutcome>;
+  /**
+   * Re-reads `AUTH_TOKENS_FILE` (on SIGHUP) and puts its tokens in force on both servers and in
+   * every API worker; a file that is refused leaves the tokens in force and logs one error line.
+   * Calls run one after the other.
+   */
+  reloadTokens(): Promise<void>;
 }
 
 /** Options of {@link startApp}. */
@@ -60,6 +69,12 @@ interface AppState {
   readonly config: Config;
   readonly logger: Logger;
   readonly tracer: Tracer;
+  /** The access tokens of the main thread (the debug server); absent when tokens are off. */
+  readonly access: AccessControl | undefined;
+  /** The token table in force (what new API workers start with). */
+  tokens: TokenTable | undefined;
+  /** The certificate and key of both listeners; absent: HTTP. */
+  readonly tls: TlsPem | undefined;
   store?: Store;
   owner?: SequenceOwner;
   /** Store commit durations for /debug/metrics; set with the owner. */
@@ -97,16 +112,25 @@ function startDebugServer(
     },
     profiling: { cmdline: options.cmdline, tracer, logger, threads: () => state.api?.threads },
   });
-  const server = startServer({
-    port: config.debugPort,
-    hostname: config.debugHost,
-    handler: createRouter(routes, { logger }),
-    logger,
-    name: "debug server",
-    finishedWhen: "response",
-    limits: DEBUG_LIMITS,
+  let server;
+  try {
+    server = startServer({
+      port: config.debugPort,
+      hostname: config.debugHost,
+      tls: state.tls,
+      handler: createRouter(routes, { logger, guard: state.access?.guard }),
+      logger,
+      name: "debug server",
+      finishedWhen: "response",
+      limits: DEBUG_LIMITS,
+    });
+  } catch (error) {
+    throw config.tls === undefined ? error : tlsListenError(error, config.tls);
+  }
+  logger.info("debug server listening", {
+    address: `${config.debugHost}:${server.port}`,
+    scheme: state.tls === undefined ? "http" : "https",
   });
-  logger.info("debug server listening", { address: `${config.debugHost}:${server.port}` });
   return { server, profiler };
 }
 
@@ -150,13 +174,64 @@ async function startApi(state: AppState, owner: SequenceOwner): Promise<ApiPool>
     module: new URL("./api_worker.ts", import.meta.url),
     owner,
     logger,
+    tokens: state.tokens,
+    tls: state.tls,
   });
   logger.info("api server listening", {
     address: `${config.apiHost}:${api.port}`,
+    scheme: state.tls === undefined ? "http" : "https",
     workers: config.workers,
     store: config.store.kind,
   });
   return api;
+}
+
+/** On SIGHUP: the token file again, in force everywhere, or the old tokens and one error line. */
+async function reloadTokens(state: AppState): Promise<void> {
+  const { config, logger, access } = state;
+  if (config.authTokensFile === undefined || access === undefined) {
+    logger.info("SIGHUP: access tokens are off (AUTH_TOKENS_FILE is not set): nothing to reload");
+    return;
+  }
+  if (state.stopping) return;
+  let table: TokenTable;
+  try {
+    table = await readTokenFile(config.authTokensFile);
+  } catch (error) {
+    if (!(error instanceof TokenFileError)) throw error;
+    logger.error("access tokens not reloaded: the file is refused; the tokens in force stay", {
+      error: error.message,
+      tokens: access.size,
+    });
+    return;
+  }
+  state.tokens = table;
+  access.replace(table);
+  const workers = await state.api?.setTokens(table) ?? 0;
+  logger.info("access tokens reloaded", {
+    file: config.authTokensFile,
+    tokens: table.length,
+    workers,
+  });
+}
+
+/** Before anything listens: the token file and the TLS files, or one error naming the file. */
+async function readSecrets(
+  config: Config,
+  logger: Logger,
+): Promise<{ tokens?: TokenTable; tls?: TlsPem }> {
+  const tls = config.tls === undefined ? undefined : await readTlsFiles(config.tls);
+  if (config.authTokensFile === undefined) {
+    logger.warn(
+      "access tokens are off: anyone who reaches the API may take numbers and create, change or " +
+        "list sequences, and anyone who reaches the debug port may profile and trace; set " +
+        "AUTH_TOKENS_FILE to require tokens",
+    );
+    return { tls };
+  }
+  const tokens = await readTokenFile(config.authTokensFile);
+  logger.info("access tokens on", { file: config.authTokensFile, tokens: tokens.length });
+  return { tokens, tls };
 }
 
 /** Step 4: a graceful shutdown within `SHUTDOWN_TIMEOUT_SEC`. */
@@ -199,7 +274,16 @@ async function shutdown(
  */
 export async function startApp(config: Config, logger: Logger, options: AppOptions): Promise<App> {
   logger.info("starting", { config: describeConfig(config), pid: Deno.pid });
-  const state: AppState = { config, logger, tracer: new Tracer(), stopping: false };
+  const { tokens, tls } = await readSecrets(config, logger);
+  const state: AppState = {
+    config,
+    logger,
+    tracer: new Tracer(),
+    access: tokens === undefined ? undefined : createAccessControl(tokens),
+    tokens,
+    tls,
+    stopping: false,
+  };
   state.port = await claimPort(config.apiPort, {
     hostname: config.apiHost,
     lockDir: config.lockDir,
@@ -224,9 +308,14 @@ export async function startApp(config: Config, logger: Logger, options: AppOptio
     state.port.release();
     throw error;
   }
+  let reloads = Promise.resolve();
   return {
     apiPort: state.api.port,
     debugPort: debug.server.port,
     shutdown: (reason) => shutdown(state, debug, reason),
+    reloadTokens: () =>
+      reloads = reloads.then(() => reloadTokens(state)).catch((error) =>
+        logger.error("access tokens not reloaded", { error })
+      ),
   };
 }

@@ -78,6 +78,24 @@ export interface Config {
    * status, duration, sequence and count; never a header, so never a token.
    */
   logRequests: boolean;
+  /**
+   * Access tokens (`AUTH_TOKENS_FILE`: SHA-256 digests with scopes, re-read on SIGHUP); unset:
+   * tokens are off and anyone who reaches the API may call it.
+   */
+  authTokensFile: string | undefined;
+  /**
+   * Certificate chain and private key, PEM (`TLS_CERT_FILE`, `TLS_KEY_FILE`, both or neither):
+   * both ports serve HTTPS; unset: HTTP.
+   */
+  tls: TlsFiles | undefined;
+}
+
+/** The PEM files of the certificate chain and its private key. */
+export interface TlsFiles {
+  /** Certificate chain, leaf first (`TLS_CERT_FILE`). */
+  certFile: string;
+  /** Private key (`TLS_KEY_FILE`). */
+  keyFile: string;
 }
 
 /** A configuration value broke its rule; the message names the variable, value and rule. */
@@ -126,6 +144,27 @@ function nonEmpty(env: EnvReader, name: string, fallback: string): string {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: must not be empty`);
   }
   return raw;
+}
+
+/** A path, or `undefined` when unset or empty. */
+function optionalPath(env: EnvReader, name: string): string | undefined {
+  const raw = env(name);
+  return raw === undefined || raw === "" ? undefined : raw;
+}
+
+function tlsFiles(env: EnvReader): TlsFiles | undefined {
+  const certFile = optionalPath(env, "TLS_CERT_FILE");
+  const keyFile = optionalPath(env, "TLS_KEY_FILE");
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    const [set, unset] = certFile === undefined
+      ? ["TLS_KEY_FILE", "TLS_CERT_FILE"]
+      : ["TLS_CERT_FILE", "TLS_KEY_FILE"];
+    throw new ConfigError(
+      `${set} is set but ${unset} is not: set both (HTTPS on both ports) or neither (HTTP)`,
+    );
+  }
+  return { certFile, keyFile };
 }
 
 /** `true` or `false` (also `1` or `0`); `fallback` when unset or empty. */
@@ -233,6 +272,8 @@ export function loadConfig(
     blockSizeMin,
     blockSizeMax,
     logRequests: flag(env, "LOG_REQUESTS", false),
+    authTokensFile: optionalPath(env, "AUTH_TOKENS_FILE"),
+    tls: tlsFiles(env),
   };
 }
 

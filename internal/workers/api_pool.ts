@@ -7,6 +7,7 @@
  * @module
  */
 import { OWNER_OPERATIONS, type SequenceOwner } from "../atomicSequence/owner.ts";
+import type { TokenTable } from "../auth/token_file.ts";
 import { unavailable } from "../domain/domain.ts";
 import type { ConnectionLimits, ServerStats } from "../http/serve.ts";
 import type { HttpStats } from "../metrics/metrics.ts";
@@ -46,6 +47,10 @@ export interface ApiPoolOptions {
   logger: Logger;
   /** First and largest delay before a crashed worker is replaced (ms). */
   restartMs?: { initial: number; max: number };
+  /** The access tokens in force at start; absent: tokens are off. */
+  tokens?: TokenTable;
+  /** Certificate chain and key (PEM) to serve HTTPS; absent: HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 /** The running workers as one server. */
@@ -60,6 +65,11 @@ export interface ApiPool {
   threads: OtherThreads;
   /** The workers' connections, summed; a worker that does not answer within a second is left out. */
   httpStats(): Promise<HttpStats>;
+  /**
+   * Puts a new set of access tokens in force in every worker (and in any worker started later);
+   * resolves with how many running workers confirmed it.
+   */
+  setTokens(tokens: TokenTable): Promise<number>;
   /** Drains every worker (in-flight requests finish), then ends the threads. */
   shutdown(): Promise<void>;
 }
@@ -73,6 +83,8 @@ interface Running {
   control: RpcClient<WorkerControl>;
   channel: MessageChannel;
   listening: boolean;
+  /** Set once the thread is stopped: it answers no call any more. */
+  stopped: boolean;
   /** Resolves when the thread is gone (crashed or terminated). */
   gone: Promise<void>;
 }
@@ -89,6 +101,7 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
   let stopping = false;
   let lastListening = performance.now();
   let nextCaptureId = 1;
+  let tokens = options.tokens;
   const timers = new Set<ReturnType<typeof setTimeout>>();
 
   const listeningCount = () => slots.filter((w) => w?.listening).length;
@@ -124,7 +137,15 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
         peer: name,
         timeoutMs: CONTROL_TIMEOUT_MS,
       });
-      const running: Running = { name, worker, control, channel, listening: false, gone };
+      const running: Running = {
+        name,
+        worker,
+        control,
+        channel,
+        listening: false,
+        stopped: false,
+        gone,
+      };
       slots[index] = running;
       worker.onerror = (event) => {
         event.preventDefault();
@@ -150,12 +171,15 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
         bodyTimeoutMs: options.bodyTimeoutMs,
         index,
         logRequests: options.logRequests === true,
+        ...(tokens === undefined ? {} : { tokens }),
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
       };
       worker.postMessage(start, [channel.port2]);
     });
   }
 
   function stop(running: Running): void {
+    running.stopped = true;
     running.control.failAll(unavailable(`${running.name} stopped`));
     running.listening = false;
     running.channel.port1.close();
@@ -284,6 +308,19 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
         sum.acceptErrors += stats.acceptErrors;
       }
       return sum;
+    },
+    async setTokens(table) {
+      tokens = table;
+      // A worker still starting gets the call after its start message, so it is in force there
+      // too before it serves; a stopped one is replaced with the new table.
+      const confirmed = await Promise.all(slots.map(async (running) => {
+        if (running === undefined || running.stopped) return false;
+        return await Promise.race([
+          running.control.remote.setTokens(table).then(() => true, () => false),
+          running.gone.then(() => false),
+        ]);
+      }));
+      return confirmed.filter((yes) => yes).length;
     },
     async shutdown() {
       stopping = true;

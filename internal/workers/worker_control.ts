@@ -4,6 +4,7 @@
  * @module
  */
 import type { SequenceTableMemory } from "../atomicSequence/atomic_sequence.ts";
+import type { TokenTable } from "../auth/token_file.ts";
 import type { ConnectionLimits, ServerStats } from "../http/serve.ts";
 import type { TraceDocument, TraceStartOptions } from "../profiling/trace.ts";
 
@@ -35,6 +36,8 @@ export interface WorkerControl {
   shutdown(): Promise<void>;
   /** The worker's connections. */
   stats(): ServerStats | undefined;
+  /** Puts a new set of access tokens in force (the token file was re-read on SIGHUP). */
+  setTokens(tokens: TokenTable): void;
 }
 
 /** The names of the {@link WorkerControl} calls. */
@@ -45,6 +48,7 @@ export const WORKER_CONTROL_OPERATIONS = [
   "traceStop",
   "shutdown",
   "stats",
+  "setTokens",
 ] as const satisfies readonly (keyof WorkerControl)[];
 
 /** What a worker reports without being asked. */
@@ -73,4 +77,8 @@ export interface WorkerStart {
   index: number;
   /** Write one access-log line per request (`LOG_REQUESTS`). */
   logRequests?: boolean;
+  /** The access tokens in force; absent: tokens are off and every route is open. */
+  tokens?: TokenTable;
+  /** Certificate chain and key (PEM) to serve HTTPS; absent: HTTP. */
+  tls?: { cert: string; key: string };
 }

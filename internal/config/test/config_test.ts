@@ -30,6 +30,9 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
         HTTP_BODY_TIMEOUT_SEC: "4",
         SEQUENCES_MAX: "16",
         LOG_REQUESTS: "true",
+        AUTH_TOKENS_FILE: "/etc/sequencer/tokens",
+        TLS_CERT_FILE: "/etc/sequencer/cert.pem",
+        TLS_KEY_FILE: "/etc/sequencer/key.pem",
       }),
       2,
     );
@@ -59,6 +62,8 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       },
       sequencesMax: 16,
       logRequests: true,
+      authTokensFile: "/etc/sequencer/tokens",
+      tls: { certFile: "/etc/sequencer/cert.pem", keyFile: "/etc/sequencer/key.pem" },
     });
   });
 
@@ -85,6 +90,8 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       },
       sequencesMax: 4096,
       logRequests: false,
+      authTokensFile: undefined,
+      tls: undefined,
     });
   });
 
@@ -135,6 +142,14 @@ Deno.test("config rejects invalid values with a message naming the variable, val
     [{ ENVIRONMENT: "" }, /^ENVIRONMENT="" is invalid: must not be empty$/],
     [{ ENVIRONMENT: "   " }, /^ENVIRONMENT=" {3}" is invalid: must not be empty$/],
     [{ DATA_DIR: "" }, /^DATA_DIR="" is invalid: must not be empty$/],
+    [
+      { TLS_CERT_FILE: "/c.pem" },
+      /^TLS_CERT_FILE is set but TLS_KEY_FILE is not: set both \(HTTPS on both ports\) or neither/,
+    ],
+    [
+      { TLS_KEY_FILE: "/k.pem", TLS_CERT_FILE: "" },
+      /^TLS_KEY_FILE is set but TLS_CERT_FILE is not/,
+    ],
     [{ WORKERS: "0" }, /^WORKERS="0" is out of range: must be an integer from 1 to 64$/],
     [{ BATCH_MAX: "0" }, /^BATCH_MAX="0" is out of range/],
     [{ DATABASE_URL: "not a url" }, /^DATABASE_URL="not a url" is invalid: must be a URL/],
