@@ -10,7 +10,7 @@ DOCKER_FLAGS ?=
 
 .PHONY: run dev test check bench build docker-build docker-run clean
 
-run: ## serve on API_PORT (3000) and DEBUG_PORT (3001)
+run: ## serve on API_PORT (3000) and DEBUG_PORT (3001), with only the permissions it needs
 	$(DENO) task run
 
 dev: ## serve, restarting on file changes
@@ -25,9 +25,14 @@ check: ## format, lint and type-check only
 bench: ## side-by-side benchmark; writes docs/benchmarks.md
 	$(DENO) task bench
 
+# The binary's permissions are fixed when it is built, from the configuration in the environment
+# then (DATA_DIR, LOCK_DIR, ports, hosts, DATABASE_URL, token and TLS files): build it with the
+# environment it will run with.
 build: ## a single executable: bin/sequencer
-	$(DENO) compile --unstable-net --allow-net --allow-env --allow-sys --allow-read --allow-write \
-		--include internal/workers/api_worker.ts --output bin/sequencer cmd/app/main.ts
+	$(DENO) compile --unstable-net --no-prompt \
+		$$($(DENO) run --no-prompt --allow-env cmd/permissions/main.ts --compiled) \
+		--include internal/app/api_worker.ts --include internal/store/sqlite_worker.ts \
+		--output bin/sequencer cmd/app/main.ts
 
 docker-build: ## the container image
 	docker build -t $(IMAGE) .

@@ -30,7 +30,10 @@ export interface Config {
   apiPort: number;
   /** Port of the debug server (`DEBUG_PORT`, default 3001; 0 picks a free port). */
   debugPort: number;
-  /** Address the debug server binds (`DEBUG_HOST`, default `0.0.0.0`). */
+  /**
+   * Address the debug server binds (`DEBUG_HOST`, default `127.0.0.1`: profiles and traces stay on
+   * the host; the Docker image sets `0.0.0.0` so published ports and probes reach it).
+   */
   debugHost: string;
   /** Seconds a graceful shutdown may take before connections are force-closed (`SHUTDOWN_TIMEOUT_SEC`, default 20). */
   shutdownTimeoutSec: number;
@@ -250,7 +253,7 @@ export function loadConfig(
   return {
     apiPort,
     debugPort,
-    debugHost: nonEmpty(env, "DEBUG_HOST", "0.0.0.0"),
+    debugHost: nonEmpty(env, "DEBUG_HOST", "127.0.0.1"),
     shutdownTimeoutSec: integer(env, "SHUTDOWN_TIMEOUT_SEC", 20, 1, 3600),
     environment: nonEmpty(env, "ENVIRONMENT", "development"),
     dataDir,

@@ -8,11 +8,34 @@
 
 const ROOT = new URL("../../", import.meta.url);
 
-/** The flags of `deno task run` (from deno.json), so tests run the command users run. */
-export async function runFlags(): Promise<string[]> {
+/**
+ * The flags of `deno task run` (from deno.json) for a service started with `env` (added to this
+ * process's environment), so tests run the command users run: the task's own flags, and the
+ * permission flags its `$(…)` prints for that environment (`cmd/permissions/main.ts`, run here
+ * the same way). `--env-file` is left out of both: tests give every variable themselves.
+ */
+export async function runFlags(env: Record<string, string> = {}): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const words = (config.tasks.run as string).split(/\s+/);
-  return words.filter((w) => w.startsWith("--") && w !== "--env-file");
+  const task = config.tasks.run as string;
+  const flags = (text: string) =>
+    text.split(/\s+/).filter((w) => w.startsWith("--") && w !== "--env-file");
+  const substitution = /\$\(([^)]*)\)/.exec(task);
+  if (substitution === null) return flags(task);
+  const [program, ...args] = substitution[1].trim().split(/\s+/);
+  const output = await new Deno.Command(program === "deno" ? Deno.execPath() : program, {
+    args: args.filter((arg) => arg !== "--env-file"),
+    cwd: ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const printed = new TextDecoder().decode(output.stdout).trim();
+  if (!output.success || printed === "") {
+    throw new Error(
+      `${substitution[1]} failed (${output.code}): ${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
+  return [...flags(task.replace(substitution[0], " ")), ...printed.split(/\s+/)];
 }
 
 /** A service process as started, before it necessarily listens. */
@@ -45,7 +68,7 @@ export async function runToExit(
   env: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(await runFlags()), "cmd/app/main.ts"],
+    args: ["run", ...(await runFlags(env)), "cmd/app/main.ts"],
     cwd: ROOT,
     env,
     stdout: "piped",
@@ -68,12 +91,13 @@ export async function spawnService(
   env: Record<string, string>,
   options: SpawnOptions = {},
 ): Promise<SpawnedService> {
-  const flags = options.flags ?? await runFlags();
+  const fullEnv = { API_PORT: "0", DEBUG_PORT: "0", WORKERS: "1", ...env };
+  const flags = options.flags ?? await runFlags(fullEnv);
   const argv = [...(options.prefix ?? []), Deno.execPath(), "run", ...flags, "cmd/app/main.ts"];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     cwd: ROOT,
-    env: { API_PORT: "0", DEBUG_PORT: "0", WORKERS: "1", ...env },
+    env: fullEnv,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

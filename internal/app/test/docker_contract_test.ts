@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { makeTestCertificates } from "../../launch/certificates.ts";
 
 const ROOT = new URL("../../../", import.meta.url);
 const dockerfile = await Deno.readTextFile(new URL("Dockerfile", ROOT));
@@ -18,6 +19,34 @@ function dockerCmd(): string[] {
   return JSON.parse(text);
 }
 
+/** The shell script the CMD runs (`sh -c <script>`). */
+function dockerScript(): string {
+  const cmd = dockerCmd();
+  assert.deepEqual(cmd.slice(0, 2), ["sh", "-c"]);
+  assert.equal(cmd.length, 3);
+  return cmd[2];
+}
+
+/** The environment of the image's `deno` user: the ENV above, and DENO_DIR from the base image. */
+function imageEnv(): Record<string, string> {
+  return { ...dockerEnv(), DENO_DIR: "/deno-dir/", HOME: "/home/deno" };
+}
+
+/** Runs the `$(…)` of the CMD's script natively with `env`: the permission flags it prints. */
+async function cmdPermissions(env: Record<string, string>): Promise<string[]> {
+  const substitution = /\$\(deno ([^)]*)\)/.exec(dockerScript())![1].split(" ");
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: substitution.filter((arg) => arg !== "--cached-only"),
+    cwd: ROOT,
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(output.success);
+  return new TextDecoder().decode(output.stdout).trim().split(" ");
+}
+
 /** The HEALTHCHECK's CMD array. */
 function healthCmd(): string[] {
   const text = /^HEALTHCHECK .*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile)![1];
@@ -25,12 +54,15 @@ function healthCmd(): string[] {
 }
 
 /** Runs the HEALTHCHECK command natively against `debugPort`; its exit code. */
-async function runHealthCheck(debugPort: string): Promise<number> {
+async function runHealthCheck(
+  debugPort: string,
+  env: Record<string, string> = {},
+): Promise<number> {
   const [program, ...args] = healthCmd();
   assert.equal(program, "deno");
   const result = await new Deno.Command(Deno.execPath(), {
     args,
-    env: { DEBUG_PORT: debugPort },
+    env: { ...env, DEBUG_PORT: debugPort },
     stdout: "null",
     stderr: "null",
   }).output();
@@ -48,77 +80,128 @@ Deno.test("the Dockerfile keeps the contract", async (t) => {
     assert.match(dockerfile, /^EXPOSE 3000 3001$/m);
   });
 
-  await t.step("the env defaults are the service's defaults", () => {
-    assert.deepEqual(dockerEnv(), {
-      API_PORT: "3000",
-      DEBUG_PORT: "3001",
-      SHUTDOWN_TIMEOUT_SEC: "20",
-      ENVIRONMENT: "development",
-      DATA_DIR: "/data",
-    });
-  });
-
-  await t.step("CMD grants explicit permissions, never -A, writes only /data", () => {
-    const cmd = dockerCmd();
-    assert.equal(cmd[0], "run");
-    assert.ok(!cmd.includes("-A") && !cmd.includes("--allow-all"));
-    assert.ok(cmd.includes("--allow-write=/data"));
-    assert.equal(cmd.at(-1), "cmd/app/main.ts");
-  });
-
   await t.step(
-    "the same command line, run natively, serves, passes the HEALTHCHECK and stops on SIGTERM",
-    async () => {
-      const data = await Deno.makeTempDir({ prefix: "sequencer-docker-" });
-      const app = new URL(".", ROOT).pathname.replace(/\/$/, "");
-      // The image's paths mapped onto this checkout: /app is the repository, /data a temp dir.
-      const args = dockerCmd()
-        .map((arg) =>
-          arg.startsWith("--allow-") ? arg.replace(/\/app\b/g, app).replace(/\/data\b/g, data) : arg
-        )
-        .filter((arg) => arg !== "--cached-only");
-      const child = new Deno.Command(Deno.execPath(), {
-        args,
-        cwd: ROOT,
-        // As `docker run -e API_PORT=0 -e DEBUG_PORT=0`: free ports instead of 3000/3001.
-        env: { ...dockerEnv(), DATA_DIR: data, API_PORT: "0", DEBUG_PORT: "0", WORKERS: "2" },
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      try {
-        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-        let text = "";
-        let port: string | undefined;
-        while (port === undefined) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          text += value;
-          port = /"api server listening","address":"[^"]*:(\d+)"/.exec(text)?.[1];
-        }
-        assert.ok(port, `the service did not start:\n${text}`);
-        const body = await fetch(`http://127.0.0.1:${port}/v1/sequence`).then((r) => r.text());
-        assert.equal(body, '{"status":"ok","sequence":{"number":1}}');
-        const debugPort = /"debug server listening","address":"[^"]*:(\d+)"/.exec(text)?.[1];
-        assert.ok(debugPort, `no debug address in the log:\n${text}`);
-        assert.equal(await runHealthCheck(debugPort), 0, "HEALTHCHECK fails on a live service");
-        const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-        const nobody = String((closed.addr as Deno.NetAddr).port);
-        closed.close();
-        assert.notEqual(await runHealthCheck(nobody), 0, "HEALTHCHECK passes with nothing there");
-        child.kill("SIGTERM");
-        const rest = reader.read().then(async function drain(r): Promise<void> {
-          if (!r.done) return drain(await reader.read());
-        });
-        assert.equal((await child.status).code, 0);
-        await rest;
-        await child.stderr.cancel();
-      } finally {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited */ }
-        await child.status;
-        await Deno.remove(data, { recursive: true });
-      }
+    "the env defaults are the service's, but the debug port listens on every address",
+    () => {
+      assert.deepEqual(dockerEnv(), {
+        API_PORT: "3000",
+        DEBUG_PORT: "3001",
+        SHUTDOWN_TIMEOUT_SEC: "20",
+        ENVIRONMENT: "development",
+        DEBUG_HOST: "0.0.0.0",
+        DATA_DIR: "/data",
+      });
     },
   );
+
+  await t.step(
+    "CMD grants only the permissions the configuration needs; writes only /data",
+    async () => {
+      const script = dockerScript();
+      assert.match(
+        script,
+        /^exec deno run --cached-only --unstable-net --no-prompt \$\(.*\) cmd\/app\/main\.ts$/,
+      );
+      assert.ok(!/ -A\b|--allow-all/.test(script));
+      const app = new URL(".", ROOT).pathname.replace(/\/$/, "");
+      const flags = await cmdPermissions(imageEnv());
+      const env = flags.find((flag) => flag.startsWith("--allow-env="))!.split("=")[1].split(",");
+      assert.deepEqual(flags.filter((flag) => !flag.startsWith("--allow-env=")), [
+        `--allow-read=${app}/cmd,${app}/internal,/deno-dir,/data,/tmp/sequencer-api-3000.lock`,
+        "--allow-write=/data,/tmp/sequencer-api-3000.lock",
+        "--allow-net=0.0.0.0:3000,0.0.0.0:3001",
+        "--allow-sys",
+      ]);
+      for (const name of ["API_PORT", "DATA_DIR", "DATABASE_URL", "AUTH_TOKENS_FILE", "PG*"]) {
+        assert.ok(env.includes(name), `${name} in ${env}`);
+      }
+      // With PostgreSQL, net reaches its host as well, and nothing else.
+      const pg = await cmdPermissions({
+        ...imageEnv(),
+        DATABASE_URL: "postgres://sequencer:secret@db:5432/sequencer",
+      });
+      assert.ok(pg.includes("--allow-net=0.0.0.0:3000,0.0.0.0:3001,db:5432"), pg.join(" "));
+    },
+  );
+
+  for (const tls of [false, true]) {
+    await t.step(
+      `the same command line, run natively${
+        tls ? " with TLS files" : ""
+      }, serves, passes the HEALTHCHECK and stops on SIGTERM`,
+      async () => {
+        const data = await Deno.makeTempDir({ prefix: "sequencer-docker-" });
+        const certs = tls ? await makeTestCertificates(data) : undefined;
+        const tlsEnv: Record<string, string> = certs === undefined
+          ? {}
+          : { TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: certs.keyFile };
+        // The image's script run by sh in this checkout (the repository is /app, a temp dir
+        // /data), with this deno first on PATH; --cached-only needs a cache filled by `deno cache`.
+        const bin = Deno.execPath().replace(/\/[^/]*$/, "");
+        const child = new Deno.Command("sh", {
+          args: ["-c", dockerScript().replaceAll(" --cached-only", "")],
+          cwd: ROOT,
+          // As `docker run -e API_PORT=0 -e DEBUG_PORT=0`: free ports instead of 3000/3001.
+          env: {
+            ...dockerEnv(),
+            ...tlsEnv,
+            PATH: `${bin}:${Deno.env.get("PATH") ?? ""}`,
+            DATA_DIR: data,
+            API_PORT: "0",
+            DEBUG_PORT: "0",
+            WORKERS: "2",
+          },
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const client = certs === undefined
+          ? undefined
+          : Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certs.caFile)] });
+        try {
+          const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+          let text = "";
+          let port: string | undefined;
+          while (port === undefined) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            text += value;
+            port = /"api server listening","address":"[^"]*:(\d+)"/.exec(text)?.[1];
+          }
+          assert.ok(port, `the service did not start:\n${text}`);
+          const api = tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
+          const body = await fetch(`${api}/v1/sequence`, { client }).then((r) => r.text());
+          assert.equal(body, '{"status":"ok","sequence":{"number":1}}');
+          const debugPort = /"debug server listening","address":"[^"]*:(\d+)"/.exec(text)?.[1];
+          assert.ok(debugPort, `no debug address in the log:\n${text}`);
+          assert.equal(
+            await runHealthCheck(debugPort, tlsEnv),
+            0,
+            "HEALTHCHECK fails on a live service",
+          );
+          const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+          const nobody = String((closed.addr as Deno.NetAddr).port);
+          closed.close();
+          assert.notEqual(
+            await runHealthCheck(nobody, tlsEnv),
+            0,
+            "HEALTHCHECK passes with nothing there",
+          );
+          child.kill("SIGTERM");
+          const rest = reader.read().then(async function drain(r): Promise<void> {
+            if (!r.done) return drain(await reader.read());
+          });
+          assert.equal((await child.status).code, 0);
+          await rest;
+          await child.stderr.cancel();
+        } finally {
+          client?.close();
+          try {
+            child.kill("SIGKILL");
+          } catch { /* exited */ }
+          await child.status;
+          await Deno.remove(data, { recursive: true });
+        }
+      },
+    );
+  }
 });

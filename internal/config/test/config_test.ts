@@ -12,7 +12,7 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       env({
         API_PORT: "4000",
         DEBUG_PORT: "4001",
-        DEBUG_HOST: "127.0.0.1",
+        DEBUG_HOST: "0.0.0.0",
         SHUTDOWN_TIMEOUT_SEC: "5",
         ENVIRONMENT: "production",
         DATA_DIR: "/var/lib/sequencer",
@@ -39,7 +39,7 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
     assert.deepEqual(config, {
       apiPort: 4000,
       debugPort: 4001,
-      debugHost: "127.0.0.1",
+      debugHost: "0.0.0.0",
       shutdownTimeoutSec: 5,
       environment: "production",
       dataDir: "/var/lib/sequencer",
@@ -71,7 +71,7 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
     assert.deepEqual(loadConfig(env({}), 2), {
       apiPort: 3000,
       debugPort: 3001,
-      debugHost: "0.0.0.0",
+      debugHost: "127.0.0.1",
       shutdownTimeoutSec: 20,
       environment: "development",
       dataDir: "./data",
