@@ -173,7 +173,67 @@ export interface SequenceRecord {
   retired: boolean;
   /** The store-wide change version of its last floor raise, retirement or revival (0 if none). */
   version: bigint;
+  /**
+   * When its numbers start again each period (see {@link Numbering}); absent, like `timezone`
+   * and `format`, for a sequence without numbering settings.
+   */
+  reset?: Reset;
+  /** The IANA timezone its periods and dates are counted in. */
+  timezone?: string;
+  /** How its numbers are formatted (e.g. `INV-{YYYY}-{N:6}`); absent without a format. */
+  format?: string;
 }
+
+/** When a sequence's numbers start again at its start: never, or each year, month or day. */
+export type Reset = "never" | "yearly" | "monthly" | "daily";
+
+/**
+ * A sequence's numbering settings, given at creation: periods (`reset`, counted in `timezone`)
+ * and the `format` of its numbers. A sequence without periods and without a format has none.
+ */
+export interface Numbering {
+  /** When numbers start again (`never` for a format without periods). */
+  reset: Reset;
+  /** The IANA timezone periods and dates are counted in (canonical, e.g. `Europe/Paris`). */
+  timezone: string;
+  /** The format of its numbers, e.g. `INV-{YYYY}-{N:6}`; absent without one. */
+  format?: string;
+}
+
+/** Separates a sequence's name from its period in the name of a period's sub-sequence. */
+export const PERIOD_SEPARATOR = "@";
+
+/** The numbering settings of `record`, or `undefined` for a sequence without any. */
+export function numberingOf(record: SequenceRecord): Numbering | undefined {
+  if (record.reset === undefined) return undefined;
+  return {
+    reset: record.reset,
+    timezone: record.timezone ?? "UTC",
+    ...(record.format === undefined ? {} : { format: record.format }),
+  };
+}
+
+/**
+ * What a take of a sequence with numbering settings carries besides its numbers: the period it
+ * was taken in, and how its numbers are formatted.
+ */
+export interface Stamp {
+  /** The period, e.g. `2026`, `2026-11`, `2026-11-27`; `undefined` without periods. */
+  readonly period: string | undefined;
+  /** Formats one number of the take; `undefined` without a format. */
+  readonly format: ((n: bigint) => string) | undefined;
+}
+
+/** The first number of a take of a sequence with numbering settings, with its {@link Stamp}. */
+export interface Stamped {
+  /** The first number. */
+  first: bigint;
+  /** Its period and format. */
+  stamp: Stamp;
+}
+
+/** What {@link Sequences.next} hands out: a bare first number, or one with its stamp. */
+export type Taken = bigint | Stamped;
 
 /** Outcome of {@link SequenceAdmin.raiseFloor} and {@link SequenceAdmin.retire}. */
 export interface ChangeResult {
@@ -189,6 +249,8 @@ export interface ListPage {
   limit: number;
   /** The last name of the previous page; absent for the first page. */
   after?: string;
+  /** Leave out the sub-sequences of periods (`name@period`), as the API's listing does. */
+  hidePeriods?: boolean;
 }
 
 /** A block of consecutive numbers `first..last` (inclusive) that is durably reserved. */
@@ -215,11 +277,12 @@ export interface CreateResult {
  */
 export interface SequenceAdmin {
   /**
-   * Creates `name` starting at `start` (bound `start - 1`) unless it exists; never changes an
-   * existing sequence, except that a retired one is revived when `start` lies above its committed
-   * bound. Safe when several processes create the same name at once.
+   * Creates `name` starting at `start` (bound `start - 1`), with `numbering` if given, unless it
+   * exists; never changes an existing sequence, except that a retired one is revived (with the
+   * numbering given) when `start` lies above its committed bound. Safe when several processes
+   * create the same name at once.
    */
-  create(name: string, start: bigint): Promise<CreateResult>;
+  create(name: string, start: bigint, numbering?: Numbering): Promise<CreateResult>;
   /** One sequence as stored, without consuming a number; `undefined` when unknown. */
   get(name: string): Promise<SequenceRecord | undefined>;
   /** One page of sequences, ordered by name (bytewise); never reads them all at once. */
@@ -287,11 +350,13 @@ export const KEYED_OPERATIONS = ["beginKeyed", "finishKeyed"] as const satisfies
 export interface Sequences extends SequenceAdmin, KeyedAnswers {
   /**
    * Hands out `count` consecutive numbers of `name` and returns the first; every one of them was
-   * durably reserved before it is returned and is never handed out again. Synchronous (a bigint)
-   * when a reserved block has room, which is the common case; a promise when it must wait.
+   * durably reserved before it is returned and is never handed out again. Synchronous when a
+   * reserved block has room, which is the common case; a promise when it must wait. A bare
+   * bigint for a sequence without numbering settings; with its {@link Stamp} (period, format)
+   * for one with them, whose numbers come from the period the clock is in at the take.
    * Never throws synchronously; the promise rejects with a {@link SequencerError}.
    */
-  next(name: string, count: bigint): bigint | Promise<bigint>;
+  next(name: string, count: bigint): Taken | Promise<Taken>;
 }
 
 /**
