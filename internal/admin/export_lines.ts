@@ -1,11 +1,13 @@
 /**
  * The export format of `deno task sequences export` and `import`: one JSON object per line,
  * `{"name":…,"start":"…","committed":"…","floor":"…","retired":false}`, 64-bit values as decimal
- * strings so that no reader rounds them.
+ * strings so that no reader rounds them; a sequence with numbering settings adds `"reset"`,
+ * `"timezone"` and `"format"` (if it has one), and each of its periods is a line of its own
+ * (`"name":"inv@2026"`).
  *
  * @module
  */
-import { errorText, INT64_MAX, invalid, START_MIN } from "../domain/domain.ts";
+import { errorText, INT64_MAX, invalid, type Reset, START_MIN } from "../domain/domain.ts";
 import { checkExportRecord, type ExportRecord } from "../store/store.ts";
 
 /** One record as one line (without the newline). */
@@ -16,6 +18,8 @@ export function formatExportLine(record: ExportRecord): string {
     committed: record.committed.toString(),
     floor: record.floor.toString(),
     retired: record.retired,
+    ...(record.reset === undefined ? {} : { reset: record.reset, timezone: record.timezone }),
+    ...(record.format === undefined ? {} : { format: record.format }),
   });
 }
 
@@ -63,6 +67,15 @@ export function parseExportLine(line: string): ExportRecord {
     floor: parseInt64(json.floor, "floor"),
     retired: json.retired,
   };
+  for (const field of ["reset", "timezone", "format"] as const) {
+    const value = json[field];
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      throw invalid(`${field}=${JSON.stringify(value)} is invalid: must be a string`);
+    }
+    if (field === "reset") record.reset = value as Reset;
+    else record[field] = value;
+  }
   checkExportRecord(record);
   return record;
 }

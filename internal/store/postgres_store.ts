@@ -36,6 +36,8 @@ import {
   type KeyedAnswer,
   type ListPage,
   notFound,
+  type Numbering,
+  type Reset,
   retired,
   type SequenceRecord,
   SequencerError,
@@ -54,12 +56,14 @@ import {
   MERGE_BATCH,
   type MergeResult,
   mergeTarget,
+  numberingFields,
+  periodRange,
   type Store,
 } from "./store.ts";
 import { hideSecret, parsePostgresUrl, PostgresUrlError, redactUrl } from "./postgres_url.ts";
 
 /** The schema version this build creates and understands. */
-export const POSTGRES_SCHEMA_VERSION = 3;
+export const POSTGRES_SCHEMA_VERSION = 4;
 
 /** Key of the advisory lock that serializes schema migrations across replicas. */
 const MIGRATION_LOCK_KEY = 7_305_813_927_164_420_311n;
@@ -68,7 +72,9 @@ const MIGRATION_LOCK_KEY = 7_305_813_927_164_420_311n;
  * Schema migrations; entry `i` (statements run in order) brings the schema from version `i` to
  * `i + 1`. Version 2 adds the raise-only `floor` (the start until raised), `retired` and the
  * `version` of each sequence's last change, the store-wide change counter, the replicas'
- * heartbeats and the store's meta data.
+ * heartbeats and the store's meta data; 3 the answers of keyed requests; 4 each sequence's
+ * numbering settings (`reset`, `timezone`, `format`; a period's sub-sequence is a row of its own
+ * named `name@period`).
  */
 export const POSTGRES_MIGRATIONS: readonly (readonly string[])[] = [
   [
@@ -127,6 +133,13 @@ export const POSTGRES_MIGRATIONS: readonly (readonly string[])[] = [
      )`,
     `CREATE INDEX sequencer_answers_stored ON sequencer_answers (stored)`,
   ],
+  [
+    `ALTER TABLE sequencer_sequences
+       ADD COLUMN reset text NOT NULL DEFAULT 'never'
+         CHECK (reset IN ('never', 'yearly', 'monthly', 'daily')),
+       ADD COLUMN timezone text NOT NULL DEFAULT 'UTC',
+       ADD COLUMN format text`,
+  ],
 ];
 
 /** Default deadline of one store operation, in milliseconds. */
@@ -165,6 +178,9 @@ interface Row {
   floor: bigint;
   retired: boolean;
   version: bigint;
+  reset: Reset;
+  timezone: string;
+  format: string | null;
 }
 
 /** Where and how to connect, from a libpq URL; see {@link connectionOptions}. */
@@ -599,18 +615,21 @@ export class PostgresStore implements Store {
    * Creates a sequence unless it exists, or revives a retired one whose bound lies below
    * `start`; safe across replicas; see {@link Store.create}.
    */
-  create(name: string, start: bigint): Promise<CreateResult> {
+  create(name: string, start: bigint, numbering?: Numbering): Promise<CreateResult> {
     if (start < START_MIN || start > INT64_MAX) {
       return Promise.reject(
         new RangeError(`start=${start} is invalid: must be from ${START_MIN} to ${INT64_MAX}`),
       );
     }
+    const reset = numbering?.reset ?? "never";
+    const timezone = numbering?.timezone ?? "UTC";
+    const format = numbering?.format ?? null;
     return this.#run(`create of ${JSON.stringify(name)}`, async (sql) => {
       const inserted = await sql<Row[]>`
-        INSERT INTO sequencer_sequences (name, start, upper, floor)
-        VALUES (${name}, ${start}, ${start - 1n}, ${start})
+        INSERT INTO sequencer_sequences (name, start, upper, floor, reset, timezone, format)
+        VALUES (${name}, ${start}, ${start - 1n}, ${start}, ${reset}, ${timezone}, ${format})
         ON CONFLICT (name) DO NOTHING
-        RETURNING name, start, upper, floor, retired, version`;
+        RETURNING name, start, upper, floor, retired, version, reset, timezone, format`;
       if (inserted.length === 1) return { created: true, record: record(inserted[0]) };
       const existing = await selectRow(sql, name);
       if (existing === undefined) {
@@ -624,9 +643,10 @@ export class PostgresStore implements Store {
         const [revived] = await tx<Row[]>`
           UPDATE sequencer_sequences
              SET start = ${start}, upper = ${start - 1n}, floor = ${start}, retired = false,
-                 version = ${version + 1n}
+                 version = ${version + 1n}, reset = ${reset}, timezone = ${timezone},
+                 format = ${format}
            WHERE name = ${name} AND retired AND upper < ${start}
-          RETURNING name, start, upper, floor, retired, version`;
+          RETURNING name, start, upper, floor, retired, version, reset, timezone, format`;
         if (revived === undefined) {
           // Revived (or its bound raised) by another process since: as it is now.
           return { created: false, record: record((await selectRow(tx, name))!) };
@@ -654,8 +674,10 @@ export class PostgresStore implements Store {
     }
     return this.#run("list of sequences", async (sql) => {
       const rows = await sql<Row[]>`
-        SELECT name, start, upper, floor, retired, version FROM sequencer_sequences
+        SELECT name, start, upper, floor, retired, version, reset, timezone, format
+          FROM sequencer_sequences
          WHERE name > ${page.after ?? ""}
+           AND (${page.hidePeriods !== true} OR strpos(name, '@') = 0)
          ORDER BY name COLLATE "C"
          LIMIT ${page.limit}`;
       return rows.map(record);
@@ -678,26 +700,39 @@ export class PostgresStore implements Store {
              SET floor = ${floor}, upper = GREATEST(upper, ${floor - 1n}),
                  version = ${version + 1n}
            WHERE name = ${name}
-          RETURNING name, start, upper, floor, retired, version`;
+          RETURNING name, start, upper, floor, retired, version, reset, timezone, format`;
         await setVersion(tx, version + 1n);
         return { record: record(raised), changed: true };
       }));
   }
 
-  /** Retires a sequence; see {@link Store.retire}. */
+  /**
+   * Retires a sequence, and with it every period of it (their bound is then the highest any
+   * period reached, so a revival starts above all of them); see {@link Store.retire}.
+   */
   retire(name: string): Promise<ChangeResult> {
+    const [low, high] = periodRange(name);
     return this.#run(`retirement of ${JSON.stringify(name)}`, (sql) =>
       sql.begin(async (tx) => {
         const version = await lockVersion(tx);
         const row = await selectRow(tx, name);
         if (row === undefined) throw notFound(name);
-        if (row.retired) return { record: record(row), changed: false };
-        const [done] = await tx<Row[]>`
+        // Waits for reservations of the periods in flight, and sees their bounds.
+        const periods = await tx<{ upper: bigint }[]>`
           UPDATE sequencer_sequences SET retired = true, version = ${version + 1n}
-           WHERE name = ${name}
-          RETURNING name, start, upper, floor, retired, version`;
+           WHERE name >= ${low} AND name < ${high} AND NOT retired
+          RETURNING upper`;
+        if (row.retired && periods.length === 0) return { record: record(row), changed: false };
+        const [done] = await tx<Row[]>`
+          UPDATE sequencer_sequences AS s
+             SET retired = true, version = ${version + 1n},
+                 upper = GREATEST(s.upper, coalesce((
+                   SELECT max(p.upper) FROM sequencer_sequences AS p
+                    WHERE p.name >= ${low} AND p.name < ${high}), s.upper))
+           WHERE s.name = ${name}
+          RETURNING name, start, upper, floor, retired, version, reset, timezone, format`;
         await setVersion(tx, version + 1n);
-        return { record: record(done), changed: true };
+        return { record: record(done), changed: !row.retired };
       }));
   }
 
@@ -712,7 +747,8 @@ export class PostgresStore implements Store {
     return this.#run("read of changes", async (sql) => {
       const rows = await sql<({ current: bigint } & { [K in keyof Row]: Row[K] | null })[]>`
         SELECT v.version AS current,
-               s.name, s.start, s.upper, s.floor, s.retired, s.version
+               s.name, s.start, s.upper, s.floor, s.retired, s.version,
+               s.reset, s.timezone, s.format
           FROM sequencer_version AS v
           LEFT JOIN sequencer_sequences AS s ON s.version > ${since}
          ORDER BY s.version, s.name COLLATE "C"
@@ -790,10 +826,12 @@ export class PostgresStore implements Store {
     return this.#run("schema migration", migrate);
   }
 
-  /** Runs `SELECT 1`; see {@link Store.ping}. */
-  ping(): Promise<void> {
+  /** Reads the server's clock (`clock_timestamp()`, ms since the epoch); see {@link Store.ping}. */
+  ping(): Promise<number> {
     return this.#run("ping", async (sql) => {
-      await sql`SELECT 1`;
+      const [{ now }] = await sql<{ now: string }[]>`
+        SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8::text AS now`;
+      return Number(now);
     });
   }
 
@@ -818,6 +856,7 @@ function record(row: Row): SequenceRecord {
     floor: row.floor,
     retired: row.retired,
     version: row.version,
+    ...numberingFields(row),
   };
 }
 
@@ -825,7 +864,8 @@ type Query = Sql | postgres.TransactionSql<{ bigint: bigint }>;
 
 async function selectRow(sql: Query, name: string): Promise<Row | undefined> {
   const [row] = await sql<Row[]>`
-    SELECT name, start, upper, floor, retired, version FROM sequencer_sequences
+    SELECT name, start, upper, floor, retired, version, reset, timezone, format
+          FROM sequencer_sequences
      WHERE name = ${name}`;
   return row;
 }
@@ -849,7 +889,8 @@ function mergeBatch(sql: Sql, records: ExportRecord[]): Promise<MergeResult> {
     // Lists travel as JSON: the driver runs without the server's array types.
     const names = JSON.stringify(records.map((r) => r.name));
     const rows = await tx<Row[]>`
-      SELECT name, start, upper, floor, retired, version FROM sequencer_sequences
+      SELECT name, start, upper, floor, retired, version, reset, timezone, format
+          FROM sequencer_sequences
        WHERE name IN (SELECT jsonb_array_elements_text(${names}::text::jsonb))
        ORDER BY name COLLATE "C"
          FOR UPDATE`;
@@ -865,6 +906,9 @@ function mergeBatch(sql: Sql, records: ExportRecord[]): Promise<MergeResult> {
           upper: target.upper,
           floor: target.floor,
           retired: input.retired,
+          reset: input.reset ?? "never",
+          timezone: input.timezone ?? "UTC",
+          format: input.format ?? null,
         });
         result.created.push(input.name);
         continue;
@@ -889,14 +933,19 @@ function mergeBatch(sql: Sql, records: ExportRecord[]): Promise<MergeResult> {
           upper: v.upper.toString(),
           floor: v.floor.toString(),
           retired: v.retired,
+          reset: v.reset,
+          timezone: v.timezone,
+          format: v.format,
         })),
     );
     // Raise-only even against a create or reservation that committed in between.
     await tx`
-      INSERT INTO sequencer_sequences AS s (name, start, upper, floor, retired, version)
-      SELECT name, start, upper, floor, retired, ${next}
+      INSERT INTO sequencer_sequences AS s
+             (name, start, upper, floor, retired, version, reset, timezone, format)
+      SELECT name, start, upper, floor, retired, ${next}, reset, timezone, format
         FROM jsonb_to_recordset(${values}::text::jsonb)
-          AS m(name text, start bigint, upper bigint, floor bigint, retired boolean)
+          AS m(name text, start bigint, upper bigint, floor bigint, retired boolean,
+               reset text, timezone text, format text)
        ORDER BY name COLLATE "C"
       ON CONFLICT (name) DO UPDATE
          SET floor = GREATEST(s.floor, excluded.floor),

@@ -8,6 +8,9 @@
  *   store id and creation time, and whether the store was moved into PostgreSQL).
  * - 3: `answers`: the stored answers of requests made with an `Idempotency-Key`, for their
  *   retries, with the time they were stored (purged after `IDEMPOTENCY_TTL_SEC`).
+ * - 4: per sequence its numbering settings: `reset` (`never`, `yearly`, `monthly`, `daily`),
+ *   `timezone` (IANA) and `format` (NULL without one). The sub-sequence of a period is an
+ *   ordinary row named `name@period`.
  *
  * A store of an older version migrates in place when it opens, inside one `BEGIN IMMEDIATE`
  * transaction, so two processes opening it at once never both migrate.
@@ -17,7 +20,7 @@
 import type { DatabaseSync } from "node:sqlite";
 
 /** The schema version this build creates and understands. */
-export const SQLITE_SCHEMA_VERSION = 3;
+export const SQLITE_SCHEMA_VERSION = 4;
 
 /** Migration `i` brings the schema from version `i` to `i + 1`. */
 const MIGRATIONS: readonly ((now: string) => string)[] = [
@@ -63,6 +66,11 @@ const MIGRATIONS: readonly ((now: string) => string)[] = [
       stored      REAL    NOT NULL
     ) STRICT;
     CREATE INDEX answers_stored ON answers (stored);`,
+  () => `
+    ALTER TABLE sequences ADD COLUMN reset TEXT NOT NULL DEFAULT 'never'
+      CHECK (reset IN ('never', 'yearly', 'monthly', 'daily'));
+    ALTER TABLE sequences ADD COLUMN timezone TEXT NOT NULL DEFAULT 'UTC';
+    ALTER TABLE sequences ADD COLUMN format TEXT;`,
 ];
 
 /**

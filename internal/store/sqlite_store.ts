@@ -34,7 +34,9 @@ import {
   type KeyedAnswer,
   type ListPage,
   notFound,
+  type Numbering,
   raiseBound,
+  type Reset,
   retired,
   type SequenceRecord,
   SequencerError,
@@ -54,6 +56,8 @@ import {
   MERGE_BATCH,
   type MergeResult,
   mergeTarget,
+  numberingFields,
+  periodRange,
   type Store,
 } from "./store.ts";
 import {
@@ -99,9 +103,12 @@ interface Row {
   floor: bigint;
   retired: bigint;
   version: bigint;
+  reset: Reset;
+  timezone: string;
+  format: string | null;
 }
 
-const COLUMNS = "name, start, upper, floor, retired, version";
+const COLUMNS = "name, start, upper, floor, retired, version, reset, timezone, format";
 
 function toRecord(row: Row): SequenceRecord {
   return {
@@ -111,7 +118,13 @@ function toRecord(row: Row): SequenceRecord {
     floor: row.floor,
     retired: row.retired !== 0n,
     version: row.version,
+    ...numberingFields(row),
   };
+}
+
+/** The numbering columns of a new or revived row (`never`, `UTC`, NULL without settings). */
+function numberingColumns(numbering: Numbering | undefined): [Reset, string, string | null] {
+  return [numbering?.reset ?? "never", numbering?.timezone ?? "UTC", numbering?.format ?? null];
 }
 
 /** The file's identity when it was opened. */
@@ -160,17 +173,26 @@ export class SqliteStore implements Store {
     const statements: Record<string, string> = {
       select: `SELECT ${COLUMNS} FROM sequences WHERE name = ?`,
       page: `SELECT ${COLUMNS} FROM sequences WHERE name > ? ORDER BY name LIMIT ?`,
+      pageTopLevel: `SELECT ${COLUMNS} FROM sequences WHERE name > ? AND instr(name, '@') = 0 ` +
+        "ORDER BY name LIMIT ?",
       raise: "UPDATE sequences SET upper = ? WHERE name = ? AND upper = ?",
-      insert: "INSERT INTO sequences (name, start, upper, floor) VALUES (?, ?, ?, ?) " +
-        "ON CONFLICT (name) DO NOTHING",
-      insertMerged: "INSERT INTO sequences (name, start, upper, floor, retired, version) " +
-        "VALUES (?, ?, ?, ?, ?, ?)",
+      insert: "INSERT INTO sequences (name, start, upper, floor, reset, timezone, format) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+      insertMerged: "INSERT INTO sequences " +
+        "(name, start, upper, floor, retired, version, reset, timezone, format) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
       updateMerged: "UPDATE sequences SET floor = ?, upper = ?, retired = ?, version = ? " +
         "WHERE name = ?",
       setFloor: "UPDATE sequences SET floor = ?, upper = ?, version = ? WHERE name = ?",
       retire: "UPDATE sequences SET retired = 1, version = ? WHERE name = ?",
-      revive: "UPDATE sequences SET start = ?, upper = ?, floor = ?, retired = 0, version = ? " +
-        "WHERE name = ?",
+      // The periods of a sequence: names from `name@` up to (not including) `name` + "A".
+      periodsUpper: "SELECT max(upper) AS upper, sum(retired = 0) AS live FROM sequences " +
+        "WHERE name >= ? AND name < ?",
+      retirePeriods: "UPDATE sequences SET retired = 1, version = ? " +
+        "WHERE name >= ? AND name < ? AND retired = 0",
+      raiseUpper: "UPDATE sequences SET upper = ? WHERE name = ? AND upper < ?",
+      revive: "UPDATE sequences SET start = ?, upper = ?, floor = ?, retired = 0, version = ?, " +
+        "reset = ?, timezone = ?, format = ? WHERE name = ?",
       bumpVersion: "UPDATE counters SET value = value + 1 WHERE name = 'version' RETURNING value",
       bumpGeneration:
         "UPDATE counters SET value = value + 1 WHERE name = 'generation' RETURNING value",
@@ -385,13 +407,16 @@ export class SqliteStore implements Store {
   }
 
   /** Creates a sequence unless it exists, or revives a retired one; see {@link Store.create}. */
-  create(name: string, start: bigint): Promise<CreateResult> {
+  create(name: string, start: bigint, numbering?: Numbering): Promise<CreateResult> {
     return this.#write(`create of ${JSON.stringify(name)}`, () => {
-      const changes = Number(this.#statements.insert.run(name, start, start - 1n, start).changes);
+      const columns = numberingColumns(numbering);
+      const changes = Number(
+        this.#statements.insert.run(name, start, start - 1n, start, ...columns).changes,
+      );
       const record = this.#row(name)!;
       if (changes === 0 && record.retired && start > record.upper) {
         const version = this.#bumpVersion();
-        this.#statements.revive.run(start, start - 1n, start, version, name);
+        this.#statements.revive.run(start, start - 1n, start, version, ...columns, name);
         return { created: true, record: this.#row(name)! };
       }
       return { created: changes === 1, record };
@@ -407,7 +432,8 @@ export class SqliteStore implements Store {
   list(page: ListPage): Promise<SequenceRecord[]> {
     return this.#read(() => {
       checkPage(page);
-      const rows = this.#statements.page.all(page.after ?? "", page.limit) as unknown as Row[];
+      const statement = page.hidePeriods ? this.#statements.pageTopLevel : this.#statements.page;
+      const rows = statement.all(page.after ?? "", page.limit) as unknown as Row[];
       return rows.map(toRecord);
     });
   }
@@ -428,14 +454,27 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Retires a sequence; see {@link Store.retire}. */
+  /**
+   * Retires a sequence, and with it every period of it (their bound is then the highest any
+   * period reached, so a revival starts above all of them); see {@link Store.retire}.
+   */
   retire(name: string): Promise<ChangeResult> {
     return this.#write(`retirement of ${JSON.stringify(name)}`, () => {
       const row = this.#row(name);
       if (row === undefined) throw notFound(name);
-      if (row.retired) return { record: row, changed: false };
-      this.#statements.retire.run(this.#bumpVersion(), name);
-      return { record: this.#row(name)!, changed: true };
+      const [low, high] = periodRange(name);
+      const periods = this.#statements.periodsUpper.get(low, high) as {
+        upper: bigint | null;
+        live: bigint | null;
+      };
+      if (row.retired && !periods.live) return { record: row, changed: false };
+      const version = this.#bumpVersion();
+      if (!row.retired) this.#statements.retire.run(version, name);
+      this.#statements.retirePeriods.run(version, low, high);
+      if (periods.upper !== null) {
+        this.#statements.raiseUpper.run(periods.upper, name, periods.upper);
+      }
+      return { record: this.#row(name)!, changed: !row.retired };
     });
   }
 
@@ -499,6 +538,13 @@ export class SqliteStore implements Store {
           target.floor,
           record.retired ? 1 : 0,
           next(),
+          ...numberingColumns(
+            record.reset === undefined ? undefined : {
+              reset: record.reset,
+              timezone: record.timezone ?? "UTC",
+              ...(record.format === undefined ? {} : { format: record.format }),
+            },
+          ),
         );
         result.created.push(record.name);
         continue;

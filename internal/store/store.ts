@@ -19,16 +19,20 @@
 import {
   ADMIN_OPERATIONS,
   type Block,
+  errorText,
   INT64_MAX,
   invalid,
   type KeyedAnswer,
   type ListPage,
+  PERIOD_SEPARATOR,
+  type Reset,
   SEQUENCE_NAME,
   SEQUENCE_NAME_RULE,
   type SequenceAdmin,
   type SequenceRecord,
   START_MIN,
 } from "../domain/domain.ts";
+import { checkNumbering, PERIOD_KEY } from "../period/period.ts";
 
 /** Which store a process uses. */
 export type StoreKind = "sqlite" | "postgres";
@@ -43,7 +47,9 @@ export type StoreConfig =
 
 /**
  * One sequence as exported and imported (`deno task sequences export`): its start, committed
- * bound, floor and whether it is retired. {@link Store.merge} takes these.
+ * bound, floor, whether it is retired, and its numbering settings if it has any (the periods of
+ * a sequence are exported as sequences of their own, `name@period`). {@link Store.merge} takes
+ * these.
  */
 export interface ExportRecord {
   /** The name. */
@@ -56,6 +62,12 @@ export interface ExportRecord {
   floor: bigint;
   /** Whether it is retired. */
   retired: boolean;
+  /** Its periods, if it has numbering settings (with `timezone`, and `format` if any). */
+  reset?: Reset;
+  /** The timezone of its periods and dates. */
+  timezone?: string;
+  /** The format of its numbers. */
+  format?: string;
 }
 
 /** What {@link Store.changes} returns. */
@@ -126,8 +138,11 @@ export interface Store extends SequenceAdmin {
    * sequence it changed. Idempotent, and safe when several processes merge at once.
    */
   merge(records: ExportRecord[]): Promise<MergeResult>;
-  /** Resolves when the store answers; rejects `unavailable` otherwise. */
-  ping(): Promise<void>;
+  /**
+   * Resolves when the store answers, with the store's own clock (ms since the epoch) when it has
+   * one apart from this process (PostgreSQL); rejects `unavailable` otherwise.
+   */
+  ping(): Promise<number | void>;
   /** Releases files, threads and connections. */
   close(): Promise<void>;
 }
@@ -185,7 +200,39 @@ export function exportRecord(record: SequenceRecord): ExportRecord {
     committed: record.upper,
     floor: record.floor,
     retired: record.retired,
+    ...numberingFields({
+      reset: record.reset ?? "never",
+      timezone: record.timezone ?? "UTC",
+      format: record.format ?? null,
+    }),
   };
+}
+
+/**
+ * The numbering fields of a record from a store's columns: none for a sequence without settings
+ * (reset `never`, no format), else `reset`, `timezone` and `format` (if any).
+ */
+export function numberingFields(
+  columns: { reset: Reset; timezone: string; format: string | null },
+): Pick<SequenceRecord, "reset" | "timezone" | "format"> {
+  const { reset, timezone, format } = columns;
+  if (reset === "never" && format === null) return {};
+  return { reset, timezone, ...(format === null ? {} : { format }) };
+}
+
+/**
+ * The names of the periods of `name` (`name@…`) lie in `[low, high)` in byte order: `@` is the
+ * character before `A`, and no other name starts with `name@`.
+ */
+export function periodRange(name: string): [low: string, high: string] {
+  return [`${name}${PERIOD_SEPARATOR}`, `${name}A`];
+}
+
+/** A name a store may hold: a sequence's, or a period's (`name@2026`, `name@2026-11-27`). */
+export function isStoredName(name: string): boolean {
+  const at = name.indexOf(PERIOD_SEPARATOR);
+  if (at < 0) return SEQUENCE_NAME.test(name);
+  return SEQUENCE_NAME.test(name.slice(0, at)) && PERIOD_KEY.test(name.slice(at + 1));
 }
 
 /**
@@ -196,8 +243,11 @@ export function exportRecord(record: SequenceRecord): ExportRecord {
  */
 export function checkExportRecord(record: ExportRecord): void {
   const what = `sequence ${JSON.stringify(record.name)}`;
-  if (typeof record.name !== "string" || !SEQUENCE_NAME.test(record.name)) {
-    throw invalid(`${what}: the name ${SEQUENCE_NAME_RULE}`);
+  if (typeof record.name !== "string" || !isStoredName(record.name)) {
+    throw invalid(
+      `${what}: the name ${SEQUENCE_NAME_RULE} (a period's: the name, "@" and the period, ` +
+        `e.g. "inv@2026")`,
+    );
   }
   for (const field of ["start", "committed", "floor"] as const) {
     if (typeof record[field] !== "bigint") throw invalid(`${what}: ${field} must be an integer`);
@@ -217,6 +267,31 @@ export function checkExportRecord(record: ExportRecord): void {
     );
   }
   if (typeof record.retired !== "boolean") throw invalid(`${what}: retired must be true or false`);
+  if (record.reset === undefined) {
+    if (record.timezone !== undefined || record.format !== undefined) {
+      throw invalid(`${what}: timezone and format need reset (never, yearly, monthly or daily)`);
+    }
+    return;
+  }
+  if (record.name.includes(PERIOD_SEPARATOR)) {
+    throw invalid(`${what}: a period has no numbering settings of its own`);
+  }
+  let numbering;
+  try {
+    numbering = checkNumbering({
+      reset: record.reset,
+      timezone: record.timezone ?? "UTC",
+      format: record.format,
+    });
+  } catch (error) {
+    throw invalid(`${what}: ${errorText(error)}`);
+  }
+  if (numbering === undefined || numbering.timezone !== (record.timezone ?? "UTC")) {
+    throw invalid(
+      `${what}: numbering settings need a reset other than never or a format, and a ` +
+        `canonical timezone`,
+    );
+  }
 }
 
 /**

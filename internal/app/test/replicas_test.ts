@@ -238,7 +238,7 @@ Deno.test({
           const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
           try {
             const versions = await sql`SELECT version FROM sequencer_schema ORDER BY version`;
-            assert.deepEqual(versions.map((r) => r.version), [1, 2, 3]);
+            assert.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4]);
             const names = await sql`SELECT name FROM sequencer_sequences ORDER BY name`;
             assert.deepEqual(names.map((r) => r.name), ["default"]);
           } finally {

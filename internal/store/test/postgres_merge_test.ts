@@ -92,6 +92,17 @@ Deno.test({
           { name: "orders", start: 50n, upper: 49n, floor: 50n, retired: false, version: 0n },
         ]);
         assert.deepEqual(await store.reserve(DEFAULT_SEQUENCE, 5n), { first: 701n, last: 705n });
+        // Schema 4: numbering settings.
+        const yearly = { reset: "yearly", timezone: "UTC", format: "Y{YYYY}-{N}" } as const;
+        assert.deepEqual((await store.create("inv", 1n, yearly)).record, {
+          name: "inv",
+          start: 1n,
+          upper: 0n,
+          floor: 1n,
+          retired: false,
+          version: 0n,
+          ...yearly,
+        });
         assert.equal((await store.retire("orders")).changed, true);
         assert.deepEqual((await store.changes(0n)).records.map((r) => r.name), ["orders"]);
         await store.heartbeat("replica", 1n);
@@ -107,7 +118,7 @@ Deno.test({
         await store.close();
       }
       const versions = await withSql(url, (sql) => sql`SELECT version FROM sequencer_schema`);
-      assert.deepEqual(versions.map((r) => r.version), [1, 2, 3]);
+      assert.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4]);
     });
   },
 });

@@ -62,6 +62,17 @@ Deno.test("a version 1 store made by the old code opens in place, keeps its boun
         { name: "orders", start: 10n, upper: 99n, floor: 10n, retired: false, version: 0n },
       ]);
       assert.deepEqual(await store.reserve(DEFAULT_SEQUENCE, 10n), { first: 501n, last: 510n });
+      // Schema 4: numbering settings.
+      const daily = { reset: "daily", timezone: "Asia/Tokyo" } as const;
+      assert.deepEqual((await store.create("day", 1n, daily)).record, {
+        name: "day",
+        start: 1n,
+        upper: 0n,
+        floor: 1n,
+        retired: false,
+        version: 0n,
+        ...daily,
+      });
       assert.equal((await store.raiseFloor("orders", 200n)).record.upper, 199n);
       assert.deepEqual(await store.changes(0n), {
         version: 1n,

@@ -10,11 +10,18 @@ import {
   DEFAULT_SEQUENCE,
   type ErrorCode,
   INT64_MAX,
+  type Numbering,
   type SequenceRecord,
   SequencerError,
   START_MIN,
 } from "../../domain/domain.ts";
-import { CHANGES_LIMIT, type ExportRecord, MERGE_BATCH, type Store } from "../store.ts";
+import {
+  CHANGES_LIMIT,
+  type ExportRecord,
+  exportRecord,
+  MERGE_BATCH,
+  type Store,
+} from "../store.ts";
 
 /** A predicate for `assert.rejects`: a {@link SequencerError} with `code`. */
 export function coded(code: ErrorCode): (error: unknown) => boolean {
@@ -447,6 +454,182 @@ export async function storeContract(
       }
     },
   );
+
+  await t.step(
+    "numbering settings are stored with a sequence, shown, and never changed by create",
+    async () => {
+      const store = await open();
+      try {
+        const yearly = { reset: "yearly", timezone: "Europe/Paris", format: "INV-{YYYY}-{N:6}" };
+        const created = await store.create("inv", 1n, yearly as Numbering);
+        assert.deepEqual(created, { created: true, record: { ...fresh("inv", 1n), ...yearly } });
+        assert.deepEqual(await store.get("inv"), created.record);
+        const other = { reset: "daily", timezone: "UTC" } as Numbering;
+        assert.deepEqual(await store.create("inv", 1n, other), {
+          created: false,
+          record: created.record,
+        });
+        assert.deepEqual(await store.create("inv", 1n), { created: false, record: created.record });
+        const formatOnly = { reset: "never", timezone: "UTC", format: "A-{N}" } as Numbering;
+        assert.deepEqual((await store.create("fmt", 7n, formatOnly)).record, {
+          ...fresh("fmt", 7n),
+          ...formatOnly,
+        });
+        const plain = await store.create("plain", 1n);
+        assert.deepEqual(plain.record, fresh("plain", 1n), "a plain sequence gained fields");
+        const listed = await store.list({ limit: 10 });
+        assert.deepEqual(listed.find((r) => r.name === "inv"), created.record);
+        assert.deepEqual(listed.find((r) => r.name === "plain"), plain.record);
+        assert.deepEqual(exportRecord((await store.get("inv"))!), {
+          name: "inv",
+          start: 1n,
+          committed: 0n,
+          floor: 1n,
+          retired: false,
+          ...yearly,
+        });
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step(
+    "periods (name@period) are sequences of their own, left out of listings on request, " +
+      "retired with their sequence",
+    async () => {
+      const store = await open();
+      try {
+        const yearly = { reset: "yearly", timezone: "UTC" } as Numbering;
+        await store.create("inv", 1n, yearly);
+        for (const name of ["in", "inv-x", "inva", "inv.b", "inw"]) await store.create(name, 1n);
+        await store.create("inv@2026", 1n);
+        await store.create("inv@2027", 1n);
+        assert.deepEqual(await store.reserve("inv@2026", 10n), { first: 1n, last: 10n });
+        assert.deepEqual(await store.reserve("inv@2027", 3n), { first: 1n, last: 3n });
+        assert.deepEqual(await store.reserve("inv-x", 20n), { first: 1n, last: 20n });
+        const names = (page: { limit: number; after?: string; hidePeriods?: boolean }) =>
+          store.list(page).then((records) => records.map((r) => r.name));
+        assert.deepEqual(await names({ limit: 100, hidePeriods: true }), [
+          DEFAULT_SEQUENCE,
+          "in",
+          "inv",
+          "inv-x",
+          "inv.b",
+          "inva",
+          "inw",
+        ]);
+        assert.ok((await names({ limit: 100 })).includes("inv@2026"), "periods hidden by default");
+        assert.deepEqual(await names({ limit: 2, after: "inv", hidePeriods: true }), [
+          "inv-x",
+          "inv.b",
+        ]);
+
+        const version = (await store.changes(0n)).version;
+        const retiredInv = await store.retire("inv");
+        assert.equal(retiredInv.changed, true);
+        // Its bound is the highest any period reached: a revival must start above it.
+        assert.equal(retiredInv.record.upper, 10n);
+        assert.equal(retiredInv.record.retired, true);
+        assert.equal(retiredInv.record.reset, "yearly");
+        const changed = await store.changes(version);
+        assert.deepEqual(
+          changed.records.map((r) => [r.name, r.retired, r.version]),
+          [["inv", true, version + 1n], ["inv@2026", true, version + 1n], [
+            "inv@2027",
+            true,
+            version + 1n,
+          ]],
+        );
+        await assert.rejects(store.reserve("inv@2026", 1n), coded("retired"));
+        for (const name of ["in", "inv-x", "inva", "inv.b", "inw"]) {
+          assert.equal((await store.get(name))?.retired, false, `${name} was retired too`);
+        }
+        assert.equal((await store.retire("inv")).changed, false);
+        assert.equal(
+          (await store.changes(0n)).version,
+          version + 1n,
+          "a second retirement changed",
+        );
+
+        // Not revived at or below the highest bound of its periods.
+        assert.equal((await store.create("inv", 10n, yearly)).created, false);
+        const monthly = { reset: "monthly", timezone: "Asia/Tokyo", format: "M{N}" } as Numbering;
+        const revived = await store.create("inv", 11n, monthly);
+        assert.equal(revived.created, true);
+        assert.deepEqual(revived.record, {
+          ...fresh("inv", 11n),
+          version: version + 2n,
+          ...monthly,
+        });
+        // A period retired with it comes back above everything it handed out.
+        assert.equal((await store.create("inv@2026", 11n)).created, true);
+        assert.deepEqual(await store.reserve("inv@2026", 1n), { first: 11n, last: 11n });
+      } finally {
+        await store.close();
+      }
+    },
+  );
+
+  await t.step("merge carries numbering settings and periods; checks them", async () => {
+    const store = await open();
+    try {
+      const records: ExportRecord[] = [
+        {
+          name: "m",
+          start: 1n,
+          committed: 0n,
+          floor: 1n,
+          retired: false,
+          reset: "monthly",
+          timezone: "America/New_York",
+          format: "M-{YYYY}{MM}-{N:4}",
+        },
+        { name: "m@2026-01", start: 1n, committed: 40n, floor: 1n, retired: false },
+        { name: "m@2026-02-03", start: 1n, committed: 2n, floor: 1n, retired: true },
+      ];
+      const result = await store.merge(records);
+      assert.deepEqual(result.created, ["m", "m@2026-01", "m@2026-02-03"]);
+      const m = (await store.get("m"))!;
+      assert.deepEqual([m.reset, m.timezone, m.format], [
+        "monthly",
+        "America/New_York",
+        "M-{YYYY}{MM}-{N:4}",
+      ]);
+      assert.deepEqual(exportRecord(m), records[0]);
+      assert.deepEqual(await store.reserve("m@2026-01", 1n), { first: 41n, last: 41n });
+      // An existing sequence keeps its own settings.
+      await store.merge([{ ...records[0], reset: "daily", committed: 5n }]);
+      assert.equal((await store.get("m"))?.reset, "monthly");
+      const bad: [Partial<ExportRecord>, RegExp][] = [
+        [{ name: "m@26" }, /the name/],
+        [{ name: "m@2026-13" }, /the name/],
+        [{ name: "x@2026", reset: "yearly" }, /a period has no numbering settings/],
+        [{ reset: "hourly" as Numbering["reset"] }, /reset "hourly" is invalid/],
+        [{ reset: "yearly", timezone: "Mars/Base" }, /timezone "Mars\/Base" is unknown/],
+        [{ reset: "yearly", timezone: "europe/paris" }, /canonical timezone/],
+        [{ reset: "yearly", format: "{N}{N}" }, /format "\{N\}\{N\}" is invalid/],
+        [{ timezone: "UTC" }, /need reset/],
+      ];
+      for (const [change, message] of bad) {
+        const record = {
+          name: "b",
+          start: 1n,
+          committed: 0n,
+          floor: 1n,
+          retired: false,
+          ...change,
+        } as ExportRecord;
+        await assert.rejects(store.merge([record]), (error) => {
+          coded("invalid")(error);
+          assert.match((error as Error).message, message);
+          return true;
+        });
+      }
+    } finally {
+      await store.close();
+    }
+  });
 
   await t.step("merge creates, raises and retires, raise-only and idempotent", async () => {
     const store = await open();
