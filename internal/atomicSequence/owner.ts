@@ -17,6 +17,9 @@ import {
   type KeyedAnswers,
   type KeyedStart,
   notFound,
+  type Numbering,
+  numberingOf,
+  PERIOD_SEPARATOR,
   retired,
   SEQUENCE_CAPACITY,
   type SequenceAdmin,
@@ -30,6 +33,8 @@ import { SequenceTable, SlotState } from "./atomic_sequence.ts";
 import { type BlockSizing, DEFAULT_SIZING, nextBlockSize } from "./block_size.ts";
 import { AnswerBook } from "./answer_book.ts";
 import { ChangeFollower, type FollowerTiming } from "./change_follower.ts";
+import { PeriodTracker } from "../period/period.ts";
+import { processClock } from "../period/clock.ts";
 
 /** Where a sequence lives in the table: its slot and the slot's binding (see `SequenceTable`). */
 export interface SlotRef {
@@ -40,12 +45,31 @@ export interface SlotRef {
 }
 
 /**
+ * A sequence with numbering settings: the settings, and the slot of its own numbers when it has
+ * no periods (a sequence with periods takes its numbers from the slot of the current period's
+ * sub-sequence, resolved by that name: `inv@2026`).
+ */
+export interface NumberedRef {
+  /** The settings. */
+  numbering: Numbering;
+  /** The slot of its numbers; `undefined` for a sequence with periods. */
+  ref: SlotRef | undefined;
+}
+
+/** What {@link OwnerPort.resolve} answers: a slot, or a sequence with numbering settings. */
+export type Resolved = SlotRef | NumberedRef;
+
+/**
  * What a taker in any thread may ask of the owner: slots, refills, the store's operations and
  * keyed answers.
  */
 export interface OwnerPort extends SequenceAdmin, KeyedAnswers {
-  /** The slot of `name`, loading it from the store on first use. */
-  resolve(name: string): Promise<SlotRef>;
+  /**
+   * The slot of `name`, loading it from the store on first use; with its settings for a sequence
+   * that has some. A period's name (`inv@2026`) is the slot of that period, whose sub-sequence is
+   * created on first use (starting at the sequence's start); errors then name the sequence.
+   */
+  resolve(name: string): Promise<Resolved>;
   /** Asks for a new block for `slot` (the caller has claimed the slot's refill). */
   refill(slot: number): void;
 }
@@ -76,10 +100,17 @@ export interface SequenceStats {
 
 /** The owner's view of what this process has served, for `/debug/metrics`. */
 export interface OwnerStats {
-  /** One entry per sequence this process has served or resolved. */
+  /** One entry per sequence this process has served or resolved (periods as `name@period`). */
   sequences: SequenceStats[];
   /** True while the store answers. */
   storeUp: boolean;
+  /** The current period, by this process's clock, of each sequence with periods it resolved. */
+  periods: { sequence: string; period: string }[];
+  /**
+   * The store's clock minus this process's (ms), measured with the last ping less half its round
+   * trip; `undefined` for a store without a clock of its own (the embedded one).
+   */
+  storeClockOffsetMs: number | undefined;
 }
 
 /** Options of {@link SequenceOwner.start}. */
@@ -102,7 +133,10 @@ export interface OwnerOptions {
    * rest of the blocks held for it is lost (a gap).
    */
   slotIdleMs?: number;
-  /** The clock (ms), for tests. */
+  /**
+   * The clock (ms since the epoch; default the process's, see `period/clock.ts`): it decides the
+   * current period, and measures idle time and the store's clock offset.
+   */
   now?: () => number;
   /** How long answers of keyed requests are kept for retries (ms, default a day). */
   idempotencyTtlMs?: number;
@@ -168,7 +202,7 @@ export class SequenceOwner implements OwnerPort {
   readonly #retry: { initial: number; max: number };
   readonly #onReserve: OwnerOptions["onReserve"];
   readonly #slots = new Map<string, SlotRef>();
-  readonly #resolving = new Map<string, Promise<SlotRef>>();
+  readonly #resolving = new Map<string, Promise<Resolved>>();
   /** Per slot, the sequence bound to it; `undefined` for a free slot. */
   readonly #meta: (SlotMeta | undefined)[] = [];
   /** Slots given back, to be bound again before new ones. */
@@ -181,6 +215,9 @@ export class SequenceOwner implements OwnerPort {
   readonly #slotIdleMs: number;
   readonly #now: () => number;
   readonly #answers: AnswerBook;
+  /** The sequences with numbering settings resolved here, with their current stamp. */
+  readonly #numbered = new Map<string, PeriodTracker>();
+  #clockOffsetMs: number | undefined;
 
   private constructor(store: Store, options: OwnerOptions) {
     this.#store = store;
@@ -194,7 +231,7 @@ export class SequenceOwner implements OwnerPort {
       ttlMs: options.idempotencyTtlMs ?? 86_400_000,
       logger: options.logger,
     });
-    this.#now = options.now ?? (() => performance.now());
+    this.#now = options.now ?? processClock();
     this.table = SequenceTable.create(options.capacity ?? SEQUENCE_CAPACITY);
     this.#follower = new ChangeFollower(store, {
       apply: (records) => this.#apply(records),
@@ -246,6 +283,7 @@ export class SequenceOwner implements OwnerPort {
   /** Applies changed records to the slots bound to them: floors raised, retirements. */
   #apply(records: SequenceRecord[]): void {
     for (const record of records) {
+      if (record.retired) this.#numbered.delete(record.name);
       const ref = this.#slots.get(record.name);
       if (ref === undefined) continue;
       if (record.retired) {
@@ -266,6 +304,7 @@ export class SequenceOwner implements OwnerPort {
     if (ref === undefined) return;
     const meta = this.#meta[ref.slot];
     this.#slots.delete(name);
+    this.#numbered.delete(name);
     if (meta !== undefined) {
       clearTimeout(meta.timer);
       meta.timer = undefined;
@@ -290,7 +329,14 @@ export class SequenceOwner implements OwnerPort {
   static async start(store: Store, options: OwnerOptions): Promise<SequenceOwner> {
     const owner = new SequenceOwner(store, options);
     await owner.#follower.start();
-    const { slot } = await owner.resolve(DEFAULT_SEQUENCE);
+    const resolved = await owner.resolve(DEFAULT_SEQUENCE);
+    // `default` never has numbering settings: the stores create it without, and creating it
+    // again with settings is refused.
+    if (!("slot" in resolved)) {
+      await owner.close();
+      throw unavailable("the default sequence has numbering settings; it must have none");
+    }
+    const { slot } = resolved;
     // Without prefetch, resolving `default` proved the store answers; a block reserved now would
     // be a number held ahead of other replicas, which that mode exists to avoid.
     if (owner.#prefetch) {
@@ -360,7 +406,11 @@ export class SequenceOwner implements OwnerPort {
     if (this.#closed) return;
     this.#observeActivity();
     try {
-      await this.#store.ping();
+      const sent = this.#now();
+      const clock = await this.#store.ping();
+      if (typeof clock === "number") {
+        this.#clockOffsetMs = clock - (sent + this.#now()) / 2;
+      }
       if (this.#bound().every((m) => m.timer === undefined)) this.#setHealthy(true);
     } catch {
       this.#setHealthy(false);
@@ -373,9 +423,14 @@ export class SequenceOwner implements OwnerPort {
   }
 
   /** The slot of `name`; see {@link OwnerPort.resolve}. */
-  resolve(name: string): Promise<SlotRef> {
+  resolve(name: string): Promise<Resolved> {
     const known = this.#slots.get(name);
-    if (known !== undefined) return Promise.resolve(known);
+    if (known !== undefined) {
+      const numbered = this.#numbered.get(name);
+      return Promise.resolve(
+        numbered === undefined ? known : { numbering: numbered.numbering, ref: known },
+      );
+    }
     let pending = this.#resolving.get(name);
     if (pending === undefined) {
       pending = this.#load(name).finally(() => this.#resolving.delete(name));
@@ -384,10 +439,42 @@ export class SequenceOwner implements OwnerPort {
     return pending;
   }
 
-  async #load(name: string): Promise<SlotRef> {
+  async #load(name: string): Promise<Resolved> {
+    const at = name.indexOf(PERIOD_SEPARATOR);
+    if (at >= 0) return await this.#loadPeriod(name, name.slice(0, at));
     const record = await this.#track(this.#store.get(name));
     if (record === undefined) throw notFound(name);
     if (record.retired) throw retired(name);
+    const numbering = numberingOf(record);
+    if (numbering === undefined) return this.#bind(name);
+    this.#numbered.set(name, new PeriodTracker(numbering));
+    return { numbering, ref: numbering.reset === "never" ? this.#bind(name) : undefined };
+  }
+
+  /**
+   * The slot of `name`, the period of `sequence`: its sub-sequence is created on first use
+   * (starting at the sequence's start), and revived after the sequence was retired and revived.
+   */
+  async #loadPeriod(name: string, sequence: string): Promise<SlotRef> {
+    const record = await this.#track(this.#store.get(name));
+    if (record === undefined || record.retired) {
+      const parent = await this.#track(this.#store.get(sequence));
+      if (parent === undefined) throw notFound(sequence);
+      if (parent.retired) throw retired(sequence);
+      if (parent.reset === undefined || parent.reset === "never") {
+        throw new SequencerError(
+          "conflict",
+          `sequence ${JSON.stringify(sequence)} has no periods (it was created again without)`,
+        );
+      }
+      const created = await this.#track(this.#store.create(name, parent.start));
+      if (created.record.retired) throw retired(sequence);
+    }
+    return this.#bind(name);
+  }
+
+  /** Binds `name` to a free slot (or one idle long enough): its numbers are taken there. */
+  #bind(name: string): SlotRef {
     const slot = this.#free.pop() ??
       (this.#meta.length < this.table.capacity ? this.#meta.length : this.#evictIdle());
     if (slot === undefined) {
@@ -555,8 +642,16 @@ export class SequenceOwner implements OwnerPort {
 
   /** What this process has served, read from the shared table, for `/debug/metrics`. */
   stats(): OwnerStats {
+    const now = this.#now();
+    const periods: OwnerStats["periods"] = [];
+    for (const [sequence, tracker] of this.#numbered) {
+      const { period } = tracker.at(now);
+      if (period !== undefined) periods.push({ sequence, period });
+    }
     return {
       storeUp: this.#healthy,
+      periods,
+      storeClockOffsetMs: this.#clockOffsetMs,
       sequences: this.#meta.flatMap((meta, slot) => {
         if (meta === undefined) return [];
         const handed = this.table.handed(slot);

@@ -180,6 +180,25 @@ export function renderMetrics(
         help: "Time the store took to commit a block, from the reservation to its answer.",
       }),
     ]),
+    family(
+      "sequencer_period_info",
+      "gauge",
+      "Always 1: the current period of each sequence with periods, by this process's clock.",
+      (snapshot?.periods ?? []).map(({ sequence, period }) => [
+        `{sequence="${labelValue(sequence)}",period="${labelValue(period)}"}`,
+        1,
+      ]),
+    ),
+    ...(snapshot?.storeClockOffsetMs === undefined ? [] : [
+      family(
+        "sequencer_store_clock_offset_seconds",
+        "gauge",
+        "The store's clock minus this process's clock (PostgreSQL's clock_timestamp() read with " +
+          "the readiness ping, less half the round trip). Periods are decided by this process's " +
+          "clock.",
+        [["", snapshot.storeClockOffsetMs / 1000]],
+      ),
+    ]),
     family("sequencer_ready", "gauge", "1 when readiness answers 200.", [["", ready ? 1 : 0]]),
     family("sequencer_store_up", "gauge", "1 while the store answers.", [
       ["", snapshot?.storeUp ? 1 : 0],

@@ -7,10 +7,12 @@
 import {
   INT64_MAX,
   invalid,
+  type Numbering,
   SEQUENCE_NAME,
   SEQUENCE_NAME_RULE,
   START_MIN,
 } from "../../domain/domain.ts";
+import { checkNumbering } from "../../period/period.ts";
 
 /** A sequence name from the path (percent-encoded as it came). */
 export function parseName(raw: string): string {
@@ -101,13 +103,33 @@ export function parseFloorBody(text: string): bigint {
   return int64Field(fields.get("floor"), "floor", START_MIN);
 }
 
+/** What `PUT /v1/sequences/{name}` asks for. */
+export interface CreateRequest {
+  /** The first number (of every period, with periods). */
+  start: bigint;
+  /** The numbering settings; `undefined` when none is asked for. */
+  numbering: Numbering | undefined;
+}
+
 /**
  * The body of `PUT /v1/sequences/{name}`: empty, or a JSON object with an optional `start`
- * (a JSON integer, or a string of digits for clients that cannot write 64-bit numbers). Numbers
+ * (a JSON integer, or a string of digits for clients that cannot write 64-bit numbers) and the
+ * optional numbering settings `reset`, `timezone` and `format` (see `period/period.ts`). Numbers
  * are read from their source text, so none is rounded through a float.
  */
-export function parseCreateBody(text: string): bigint {
-  if (text.trim() === "") return 1n;
-  const fields = parseObject(text, ["start"]);
-  return fields.has("start") ? int64Field(fields.get("start"), "start", START_MIN) : 1n;
+export function parseCreateBody(text: string): CreateRequest {
+  if (text.trim() === "") return { start: 1n, numbering: undefined };
+  const fields = parseObject(text, ["start", "reset", "timezone", "format"]);
+  const start = fields.has("start") ? int64Field(fields.get("start"), "start", START_MIN) : 1n;
+  // A JSON number where a string belongs is named as written.
+  const field = (key: string) => {
+    const value = fields.get(key);
+    return value instanceof NumberText ? Number(value.source) : value;
+  };
+  const numbering = checkNumbering({
+    reset: field("reset"),
+    timezone: field("timezone"),
+    format: field("format"),
+  });
+  return { start, numbering };
 }

@@ -1,5 +1,7 @@
 /**
  * The v1 API: the seed's `GET /v1/sequence`, named sequences and batches, over `Sequences`.
+ * Sequences with numbering settings (periods, a format) answer the same shape plus `period`,
+ * `formatted` (and `lastFormatted` for a batch).
  *
  * @module
  */
@@ -8,10 +10,21 @@ import {
   INT64_MAX,
   invalid,
   notFound,
+  numberingOf,
   type SequenceRecord,
   SequencerError,
   type Sequences,
+  type Stamped,
+  type Taken,
 } from "../../domain/domain.ts";
+import { processClock } from "../../period/clock.ts";
+import {
+  describeNumbering,
+  periodKey,
+  periodName,
+  sameNumbering,
+  Zone,
+} from "../../period/period.ts";
 import { readBody } from "../../http/body.ts";
 import { choiceParam, integerParam, singleParam } from "../../http/params.ts";
 import { json, JSON_CONTENT_TYPE } from "../../http/respond.ts";
@@ -26,6 +39,11 @@ export interface V1Options {
   batchMax: number;
   /** Milliseconds a request body has to arrive (default 30 s). */
   bodyTimeoutMs?: number;
+  /**
+   * The clock deciding a sequence's current period for `PATCH` and `GET` of one sequence (ms
+   * since the epoch; default the process's, see `period/clock.ts`).
+   */
+  now?: () => number;
 }
 
 /** Largest request body accepted (bytes). */
@@ -59,6 +77,35 @@ function numberAnswer(first: bigint, batch: bigint | undefined, format: NumberFo
   return new Response(body, { headers: HEADERS });
 }
 
+/**
+ * The answer of a take of a sequence with numbering settings: the seed's shape, plus `period`
+ * (with periods) and `formatted` (with a format; `lastFormatted` too for a batch). The formatted
+ * strings are the same whatever `numbers` asks for.
+ */
+function stampedAnswer(
+  taken: Stamped,
+  batch: bigint | undefined,
+  format: NumberFormat,
+): Response {
+  const { first, stamp } = taken;
+  const q = format === "string" ? '"' : "";
+  const last = batch === undefined ? first : first + batch - 1n;
+  let body = NUMBER_HEAD + q + first + q;
+  if (batch !== undefined) body += `,"count":${batch},"last":${q}${last}${q}`;
+  if (stamp.period !== undefined) body += `,"period":"${stamp.period}"`;
+  if (stamp.format !== undefined) {
+    body += `,"formatted":${JSON.stringify(stamp.format(first))}`;
+    if (batch !== undefined) body += `,"lastFormatted":${JSON.stringify(stamp.format(last))}`;
+  }
+  return new Response(body + NUMBER_TAIL, { headers: HEADERS });
+}
+
+function answerOf(taken: Taken, batch: bigint | undefined, format: NumberFormat): Response {
+  return typeof taken === "bigint"
+    ? numberAnswer(taken, batch, format)
+    : stampedAnswer(taken, batch, format);
+}
+
 function recordBody(record: SequenceRecord, format: NumberFormat) {
   const n = (value: bigint) => (format === "string" ? value.toString() : value);
   return {
@@ -67,7 +114,15 @@ function recordBody(record: SequenceRecord, format: NumberFormat) {
     committed: n(record.upper),
     floor: n(record.floor),
     retired: record.retired,
+    ...(record.reset === undefined ? {} : { reset: record.reset, timezone: record.timezone }),
+    ...(record.format === undefined ? {} : { format: record.format }),
   };
+}
+
+/** A period's sub-sequence as shown under its sequence: its name (the period) and bounds. */
+function periodBody(period: string, record: SequenceRecord, format: NumberFormat) {
+  const n = (value: bigint) => (format === "string" ? value.toString() : value);
+  return { name: period, committed: n(record.upper), floor: n(record.floor) };
 }
 
 /** The lowest number not yet reserved by any process: everything from it on is new. */
@@ -86,6 +141,19 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
   const bodyLimits = { maxBytes: MAX_BODY_BYTES, timeoutMs: options.bodyTimeoutMs ?? 30_000 };
 
   const header = createHeaderReader();
+  const now = options.now ?? processClock();
+
+  /** The current period of `record` (a sequence with periods) by this process's clock. */
+  function currentPeriod(record: SequenceRecord): string {
+    const numbering = numberingOf(record)!;
+    if (numbering.reset === "never") throw new Error(`${record.name} has no periods`);
+    return periodKey(new Zone(numbering.timezone).date(now()), numbering.reset);
+  }
+
+  /** Whether `record` is a live sequence with periods. */
+  function periodic(record: SequenceRecord): boolean {
+    return !record.retired && record.reset !== undefined && record.reset !== "never";
+  }
 
   /** The one path of every number answer: read the query, take, write the body. */
   function next(req: Request, name: string, ctx: RequestContext): Response | Promise<Response> {
@@ -100,9 +168,10 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
     const key = header(req, IDEMPOTENCY_HEADER);
     const take = () => {
       const taken = sequences.next(name, batch ?? 1n);
-      return typeof taken === "bigint"
-        ? numberAnswer(taken, batch, format)
-        : taken.then((first) => numberAnswer(first, batch, format));
+      if (typeof taken === "bigint") return numberAnswer(taken, batch, format);
+      return taken instanceof Promise
+        ? taken.then((t) => answerOf(t, batch, format))
+        : stampedAnswer(taken, batch, format);
     };
     if (key === null) return take();
     const fingerprint = `GET ${name} count=${batch ?? "-"} numbers=${format}`;
@@ -133,8 +202,14 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
     const format = formatOf(ctx);
     // The body is read as JSON whatever its content-type says, so `curl -d '{"start":5}'`
     // (which labels it as a form) works as a user expects.
-    const start = parseCreateBody(await readBody(req, bodyLimits));
-    const result = await sequences.create(name, start);
+    const { start, numbering } = parseCreateBody(await readBody(req, bodyLimits));
+    if (name === DEFAULT_SEQUENCE && numbering !== undefined) {
+      throw new SequencerError(
+        "conflict",
+        `sequence "default" cannot have numbering settings: GET /v1/sequence serves it as it is`,
+      );
+    }
+    const result = await sequences.create(name, start, numbering);
     if (!result.created && result.record.retired) {
       throw new SequencerError(
         "conflict",
@@ -150,6 +225,14 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
           `not ${start}`,
       );
     }
+    const existing = numberingOf(result.record);
+    if (!sameNumbering(existing, numbering)) {
+      throw new SequencerError(
+        "conflict",
+        `sequence ${JSON.stringify(name)} already exists with ${describeNumbering(existing)}, ` +
+          `not ${describeNumbering(numbering)}`,
+      );
+    }
     return json(result.created ? 201 : 200, {
       status: "ok",
       sequence: recordBody(result.record, format),
@@ -161,7 +244,16 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
     const format = formatOf(ctx);
     const record = await sequences.get(name);
     if (record === undefined) throw notFound(name);
-    return json(200, { status: "ok", sequence: recordBody(record, format) });
+    if (!periodic(record)) return json(200, { status: "ok", sequence: recordBody(record, format) });
+    // The current period, as far as it went (nothing yet when its sub-sequence does not exist).
+    const period = currentPeriod(record);
+    const current = await sequences.get(periodName(name, period)) ??
+      { ...record, upper: record.start - 1n, floor: record.start };
+    return json(200, {
+      status: "ok",
+      sequence: recordBody(record, format),
+      period: periodBody(period, current, format),
+    });
   };
 
   const list: Handler = async (_req, ctx) => {
@@ -174,7 +266,11 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
         `query parameter after is invalid: must be a sequence name (at most 64 characters)`,
       );
     }
-    const records = await sequences.list({ limit, ...(after === undefined ? {} : { after }) });
+    const records = await sequences.list({
+      limit,
+      hidePeriods: true,
+      ...(after === undefined ? {} : { after }),
+    });
     return json(200, {
       status: "ok",
       sequences: records.map((record) => recordBody(record, format)),
@@ -186,17 +282,26 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
     const name = parseName(ctx.params.name);
     const format = formatOf(ctx);
     const floor = parseFloorBody(await readBody(req, bodyLimits));
-    const before = await sequences.get(name);
+    let before = await sequences.get(name);
     if (before === undefined) throw notFound(name);
+    // A sequence with periods: the floor applies to the current period (by this process's
+    // clock), whose sub-sequence is created if it does not exist yet.
+    const sequence = before;
+    let period: string | undefined;
+    if (periodic(sequence)) {
+      period = currentPeriod(sequence);
+      before = (await sequences.create(periodName(name, period), sequence.start)).record;
+    }
     // Recorded in every case (raise-only; unused numbers below it held in memory are dropped),
     // but a floor at or below the next free number changes nothing a client can see.
-    const { record } = await sequences.raiseFloor(name, floor);
+    const { record } = await sequences.raiseFloor(before.name, floor);
     const free = nextFree(before);
     const changed = free !== undefined && floor > free;
     const next = nextFree(record);
     return json(200, {
       status: "ok",
-      sequence: recordBody(record, format),
+      sequence: recordBody(period === undefined ? record : sequence, format),
+      ...(period === undefined ? {} : { period: periodBody(period, record, format) }),
       changed,
       next: next === undefined ? null : format === "string" ? next.toString() : next,
       ...(changed ? {} : {

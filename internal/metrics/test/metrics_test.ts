@@ -28,6 +28,8 @@ const snapshot: OwnerStats = {
     },
     { name: "unused", numbers: 0n, lastNumber: undefined, blocks: 0, failures: 1, blockSize: 100n },
   ],
+  periods: [{ sequence: "inv", period: "2026" }, { sequence: "daily", period: "2026-11-27" }],
+  storeClockOffsetMs: undefined,
 };
 
 /** Every sample line as `name{labels}` → value text. */
@@ -137,6 +139,32 @@ Deno.test("metrics in the Prometheus text format", async (t) => {
     const starting = createRouter(metricsRoutes({ ...options, commits: () => undefined }));
     const before = await (await starting(new Request("http://localhost/debug/metrics"))).text();
     assert.equal(before.includes(name), false);
+  });
+
+  await t.step("the current period of each sequence with periods, as an info gauge", () => {
+    const got = samples(
+      renderMetrics({ stats: snapshot, ready: true, http: undefined }, { build, startedAt }),
+    );
+    assert.equal(got.get('sequencer_period_info{sequence="inv",period="2026"}'), "1");
+    assert.equal(got.get('sequencer_period_info{sequence="daily",period="2026-11-27"}'), "1");
+    assert.equal([...got.keys()].filter((k) => k.startsWith("sequencer_period_info")).length, 2);
+  });
+
+  await t.step("the store's clock offset in seconds, only for a store with a clock", () => {
+    const name = "sequencer_store_clock_offset_seconds";
+    const embedded = renderMetrics({ stats: snapshot, ready: true, http: undefined }, {
+      build,
+      startedAt,
+    });
+    assert.equal(embedded.includes(name), false);
+    for (const [ms, text] of [[-1500, "-1.5"], [2, "0.002"], [0, "0"]] as const) {
+      const stats = { ...snapshot, storeClockOffsetMs: ms };
+      const lines = renderMetrics({ stats, ready: true, http: undefined }, { build, startedAt })
+        .split("\n");
+      const type = lines.indexOf(`# TYPE ${name} gauge`);
+      assert.ok(type > 0 && lines[type - 1].startsWith(`# HELP ${name} `));
+      assert.equal(lines[type + 1], `${name} ${text}`);
+    }
   });
 
   await t.step("label values escape backslash, quote and newline", () => {
