@@ -20,6 +20,8 @@ import {
   errorText,
   INT64_MAX,
   invalid,
+  notFound,
+  PERIOD_SEPARATOR,
   SEQUENCE_NAME,
   SEQUENCE_NAME_RULE,
   START_MIN,
@@ -31,7 +33,13 @@ import {
   type SqliteOpenOptions,
   type SqliteStore,
 } from "../store/sqlite_store.ts";
-import { exportRecord, MERGE_BATCH, type MergeResult, type Store } from "../store/store.ts";
+import {
+  exportRecord,
+  isStoredName,
+  MERGE_BATCH,
+  type MergeResult,
+  type Store,
+} from "../store/store.ts";
 import { formatExportLine, parseExport, parseInt64 } from "./export_lines.ts";
 import { resetStore, restoreBackup } from "./store_files.ts";
 
@@ -62,7 +70,8 @@ Commands (against DATA_DIR, or DATABASE_URL when set, as the service; the flags 
   export [FILE]       every sequence as JSON lines (stdout without FILE)
   import FILE         raise-only merge of an export (- for stdin): creates missing sequences,
                       raises floors above every exported committed bound, retires the retired
-  floor NAME N        raise NAME's floor to N: no number below N is handed out again
+  floor NAME N        raise NAME's floor to N: no number below N is handed out again (a
+                      period of a sequence with periods is named NAME@PERIOD, e.g. inv@2026)
   retire NAME         retire NAME: it hands out no number again
   backup FILE         consistent copy of the embedded store while the service runs
   restore FILE        put a backup in place of the embedded store (service stopped; old files
@@ -263,12 +272,25 @@ const COMMANDS: Record<
 
   async floor({ operands, target }) {
     needOperands("floor", operands, ["NAME", "N"]);
-    const name = checkName(operands[0]);
+    const name = operands[0];
+    if (!isStoredName(name)) checkName(name);
     const floor = parseInt64(operands[1], "N");
     if (floor < START_MIN || floor > INT64_MAX) {
       throw invalid(`N=${floor} is invalid: must be from ${START_MIN} to ${INT64_MAX}`);
     }
     return await withStore(target, { create: false, acceptRestored: true }, async (store) => {
+      const at = name.indexOf(PERIOD_SEPARATOR);
+      if (at >= 0) {
+        // A period not begun in this store (a restored copy older than it) is created, at its
+        // sequence's start, so that its floor can hold.
+        const sequence = name.slice(0, at);
+        const parent = await store.get(sequence);
+        if (parent === undefined) throw notFound(sequence);
+        if (parent.reset === undefined || parent.reset === "never") {
+          throw invalid(`sequence ${JSON.stringify(sequence)} has no periods: floor ${sequence} N`);
+        }
+        await store.create(name, parent.start);
+      }
       const { record, changed } = await store.raiseFloor(name, floor);
       if (target.kind === "sqlite") (store as SqliteStore).acceptGeneration();
       const next = record.upper >= INT64_MAX ? "none (exhausted)" : `${record.upper + 1n}`;

@@ -144,6 +144,32 @@ Deno.test("floor raises one floor, says when it changes nothing, and refuses bad
   });
 });
 
+Deno.test("floor of a period (inv@2026): created at its sequence's start if missing, then raised", async () => {
+  await withDirs(1, async (dir) => {
+    await using(openSqliteStoreHere(dir), async (store) => {
+      await store.create("inv", 10n, { reset: "yearly", timezone: "UTC" });
+      await store.create("plain", 1n);
+    });
+    assert.equal(
+      await runOk(["floor", "inv@2026", "700", "--data-dir", dir]),
+      "floor of inv@2026 raised to 700; its next block starts at 700\n",
+    );
+    await using(openSqliteStoreHere(dir), async (store) => {
+      const period = await store.get("inv@2026");
+      assert.deepEqual([period?.start, period?.floor, period?.upper], [10n, 700n, 699n]);
+    });
+    assert.match(
+      await runFails(["floor", "nope@2026", "5", "--data-dir", dir]),
+      /sequence "nope" does not exist/,
+    );
+    assert.match(
+      await runFails(["floor", "plain@2026", "5", "--data-dir", dir]),
+      /sequence "plain" has no periods/,
+    );
+    assert.match(await runFails(["floor", "inv@26", "5", "--data-dir", dir]), /name "inv@26"/);
+  });
+});
+
 Deno.test("retire retires a name for good; it stays exported as retired", async () => {
   await withDirs(1, async (dir) => {
     await using(openSqliteStoreHere(dir), (store) => store.reserve(DEFAULT_SEQUENCE, 10n));
