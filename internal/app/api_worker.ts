@@ -112,7 +112,11 @@ function runApiWorker(scope: typeof self): void {
     const sequences = createSequences(SequenceTable.attach(start.memory), owner);
     access = start.tokens === undefined ? undefined : createAccessControl(start.tokens);
     const router = createRouter(
-      apiRoutes(sequences, { batchMax: start.batchMax, bodyTimeoutMs: start.bodyTimeoutMs }),
+      apiRoutes(sequences, {
+        batchMax: start.batchMax,
+        bodyTimeoutMs: start.bodyTimeoutMs,
+        rates: start.rates,
+      }),
       { logger, guard: access?.guard },
     );
     accessLog = start.logRequests === true ? stdoutLines() : undefined;

@@ -168,6 +168,7 @@ async function startApi(state: AppState, owner: SequenceOwner): Promise<ApiPool>
     hostname: config.apiHost,
     limits: { maxConnections, headerTimeoutMs, idleTimeoutMs },
     bodyTimeoutMs,
+    rates: config.rates,
     workers: config.workers,
     batchMax: config.batchMax,
     logRequests: config.logRequests,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { type ApiLimits, withApiLimits } from "../limits/api_limits.ts";
 import type { Sequences } from "../domain/domain.ts";
 import { type HealthOptions, healthRoutes } from "../handlers/health/health.ts";
 import { type V1Options, v1Routes } from "../handlers/v1/v1.ts";
@@ -12,8 +13,14 @@ import { createProfiler, type Profiler, type ProfilingOptions } from "../profili
 import { withRouteSpans } from "../telemetry/spans.ts";
 
 /** The API server's routes (naming their request spans when OpenTelemetry is on). */
-export function apiRoutes(sequences: Sequences, options: V1Options): Route[] {
-  return withRouteSpans(v1Routes(sequences, options));
+export function apiRoutes(
+  sequences: Sequences,
+  options: V1Options & { rates?: ApiLimits },
+): Route[] {
+  const routes = v1Routes(sequences, options);
+  return withRouteSpans(
+    options.rates === undefined ? routes : withApiLimits(routes, options.rates),
+  );
 }
 
 /** The debug server's routes (health, metrics, profiling) and the profiler behind them. */

@@ -15,6 +15,7 @@
 import { DEFAULT_SEQUENCE, SequencerError } from "../domain/domain.ts";
 import type { Handler, RequestContext, Route } from "../http/router.ts";
 import { createRateLimit, type RateLimit } from "./rate_limit.ts";
+import { toHex, tokenDigest } from "../auth/token.ts";
 
 /** The limits of one API thread. */
 export interface ApiLimits {
@@ -46,7 +47,7 @@ export function withApiLimits(routes: Route[], limits: ApiLimits): Route[] {
   });
   return routes.map((route) => {
     if (route.method === "PUT" && route.path === "/v1/sequences/:name") {
-      return { ...route, handler: limitCreations(route.handler, creations, limits) };
+      return { ...route, handler: limitCreations(route.handler, creations) };
     }
     if (
       route.method === "GET" && route.path.startsWith("/v1/sequence") &&
@@ -58,15 +59,16 @@ export function withApiLimits(routes: Route[], limits: ApiLimits): Route[] {
   });
 }
 
-function limitCreations(handler: Handler, limit: RateLimit, limits: ApiLimits): Handler {
+function limitCreations(handler: Handler, limit: RateLimit): Handler {
   return (req, ctx) => {
     const token = req.headers.get("authorization");
-    const client = token === null ? `address ${ctx.peer}` : `token ${token}`;
+    // A token is kept only as its digest, never in plain text.
+    const client = token === null ? `address ${ctx.peer}` : `token ${toHex(tokenDigest(token))}`;
     const wait = limit.take(client);
     if (wait > 0) {
       refuse(
-        `this client creates sequences faster than ${limits.createPerSec} per second ` +
-          `(bursts of ${limits.createBurst})`,
+        `this client creates sequences faster than CREATE_RATE_PER_SEC allows (bursts of ` +
+          `CREATE_BURST)`,
         wait,
       );
     }

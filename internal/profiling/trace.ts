@@ -397,9 +397,10 @@ function errorField(error: unknown): string {
  */
 export function traceRequests(
   tracer: Tracer,
-  handler: (req: Request) => Response | Promise<Response>,
-): (req: Request) => Response | Promise<Response> {
-  return (req) => (tracer.active ? traced(tracer, req, handler) : handler(req));
+  handler: (req: Request, peer?: string) => Response | Promise<Response>,
+): (req: Request, peer?: string) => Response | Promise<Response> {
+  return (req, peer) =>
+    tracer.active ? traced(tracer, req, (r) => handler(r, peer)) : handler(req, peer);
 }
 
 function traced(

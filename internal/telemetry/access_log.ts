@@ -142,7 +142,7 @@ export interface AccessLogOptions {
 export function logRequests(handler: RequestHandler, options: AccessLogOptions): RequestHandler {
   const { sink } = options;
   const now = options.now ?? (() => performance.now());
-  return (req) => {
+  return (req, peer) => {
     const started = now();
     const line = (status: number) => {
       let target;
@@ -160,7 +160,7 @@ export function logRequests(handler: RequestHandler, options: AccessLogOptions):
     };
     let answer: Response | Promise<Response>;
     try {
-      answer = handler(req);
+      answer = handler(req, peer);
     } catch (error) {
       line(500);
       throw error;

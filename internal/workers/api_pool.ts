@@ -11,6 +11,7 @@ import type { TokenTable } from "../auth/token_file.ts";
 import { unavailable } from "../domain/domain.ts";
 import type { ConnectionLimits, ServerStats } from "../http/serve.ts";
 import type { HttpStats } from "../metrics/metrics.ts";
+import type { ApiLimits } from "../limits/api_limits.ts";
 import type { Logger } from "../log/log.ts";
 import type { ThreadProfile } from "../profiling/merge.ts";
 import type { OtherThreads } from "../profiling/pprof_routes.ts";
@@ -41,6 +42,8 @@ export interface ApiPoolOptions {
   limits: ConnectionLimits;
   /** Milliseconds a request body has to arrive. */
   bodyTimeoutMs: number;
+  /** The process's rate limits; each worker enforces its share of the rates. */
+  rates: ApiLimits;
   /** The owner of the shared table. */
   owner: SequenceOwner;
   /** Where to log. */
@@ -169,6 +172,11 @@ export async function startApiPool(options: ApiPoolOptions): Promise<ApiPool> {
           maxConnections: Math.ceil(options.limits.maxConnections / workers),
         },
         bodyTimeoutMs: options.bodyTimeoutMs,
+        rates: {
+          ...options.rates,
+          createPerSec: options.rates.createPerSec / workers,
+          batchNumbersPerSec: options.rates.batchNumbersPerSec / workers,
+        },
         index,
         logRequests: options.logRequests === true,
         ...(tokens === undefined ? {} : { tokens }),

@@ -4,6 +4,7 @@
  * @module
  */
 import type { SequenceTableMemory } from "../atomicSequence/atomic_sequence.ts";
+import type { ApiLimits } from "../limits/api_limits.ts";
 import type { TokenTable } from "../auth/token_file.ts";
 import type { ConnectionLimits, ServerStats } from "../http/serve.ts";
 import type { TraceDocument, TraceStartOptions } from "../profiling/trace.ts";
@@ -73,6 +74,8 @@ export interface WorkerStart {
   limits: ConnectionLimits;
   /** Milliseconds a request body has to arrive. */
   bodyTimeoutMs: number;
+  /** This thread's share of the rate limits. */
+  rates: ApiLimits;
   /** The worker's index, for logs. */
   index: number;
   /** Write one access-log line per request (`LOG_REQUESTS`). */
