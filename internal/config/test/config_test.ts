@@ -33,6 +33,10 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
         AUTH_TOKENS_FILE: "/etc/sequencer/tokens",
         TLS_CERT_FILE: "/etc/sequencer/cert.pem",
         TLS_KEY_FILE: "/etc/sequencer/key.pem",
+        IDEMPOTENCY_TTL_SEC: "600",
+        CREATE_RATE_PER_SEC: "3",
+        CREATE_BURST: "30",
+        BATCH_NUMBERS_PER_SEC: "5000",
       }),
       2,
     );
@@ -47,7 +51,10 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
         kind: "postgres",
         url: "postgres://app:secret@db:5432/seq?sslmode=require",
         poolSize: 8,
+        dataDir: "/var/lib/sequencer",
       },
+      idempotencyTtlSec: 600,
+      rates: { createPerSec: 3, createBurst: 30, batchNumbersPerSec: 5000 },
       batchMax: 500,
       workers: 3,
       blockSizeMin: 10,
@@ -76,6 +83,8 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       environment: "development",
       dataDir: "./data",
       store: { kind: "sqlite", dataDir: "./data" },
+      idempotencyTtlSec: 86400,
+      rates: { createPerSec: 10, createBurst: 100, batchNumbersPerSec: 1000000 },
       batchMax: 100000,
       workers: 2,
       blockSizeMin: 100,
@@ -224,7 +233,12 @@ Deno.test("the store is the embedded one in DATA_DIR unless DATABASE_URL is set"
       env({ DATA_DIR: "/srv/seq", DATABASE_URL: "postgres://db/x", DATABASE_POOL_SIZE: "9" }),
       1,
     );
-    assert.deepEqual(config.store, { kind: "postgres", url: "postgres://db/x", poolSize: 9 });
+    assert.deepEqual(config.store, {
+      kind: "postgres",
+      url: "postgres://db/x",
+      poolSize: 9,
+      dataDir: "/srv/seq",
+    });
     assert.equal(config.dataDir, "/srv/seq");
   });
 
@@ -261,6 +275,7 @@ Deno.test("DATABASE_URL accepts libpq URLs that WHATWG URL parsing rejects", asy
         kind: "postgres",
         url,
         poolSize: 4,
+        dataDir: "./data",
       });
     });
   }
@@ -280,7 +295,12 @@ Deno.test("describeConfig hides a password given in the user info or the query",
   ) {
     await t.step(url, () => {
       const described = describeConfig(loadConfig(env({ DATABASE_URL: url }), 1));
-      assert.deepEqual(described.store, { kind: "postgres", url: shown, poolSize: 4 });
+      assert.deepEqual(described.store, {
+        kind: "postgres",
+        url: shown,
+        poolSize: 4,
+        dataDir: "./data",
+      });
       assert.ok(!JSON.stringify(described).includes("hunter2"));
     });
   }

@@ -235,7 +235,7 @@ Deno.test("every field a request records is bounded", async (t) => {
       });
       const server = Deno.serve(
         { hostname: "127.0.0.1", port: 0, onListen() {}, onError: () => new Response(null) },
-        handler,
+        (req) => handler(req),
       );
       tracer.start();
       try {
