@@ -67,7 +67,7 @@ export interface Config {
   /**
    * Limits that protect the other clients: sequences one client may create per second
    * (`CREATE_RATE_PER_SEC`, default 10) and in a burst (`CREATE_BURST`, default 100), and numbers
-   * handed out in batches per sequence per second (`BATCH_NUMBERS_PER_SEC`, default 1000000).
+   * handed out in batches per sequence per second (`BATCH_NUMBERS_PER_SEC`, default 100000000).
    */
   rates: { createPerSec: number; createBurst: number; batchNumbersPerSec: number };
   /** Largest `count` one request may reserve (`BATCH_MAX`, default 100000). */
@@ -279,7 +279,7 @@ export function loadConfig(
     rates: {
       createPerSec: integer(env, "CREATE_RATE_PER_SEC", 10, 1, 1_000_000),
       createBurst: integer(env, "CREATE_BURST", 100, 1, 1_000_000),
-      batchNumbersPerSec: integer(env, "BATCH_NUMBERS_PER_SEC", 1_000_000, 1, 1_000_000_000_000),
+      batchNumbersPerSec: integer(env, "BATCH_NUMBERS_PER_SEC", 100_000_000, 1, 1_000_000_000_000),
     },
     batchMax: integer(env, "BATCH_MAX", 100_000, 1, 10_000_000),
     workers: integer(env, "WORKERS", Math.max(1, Math.min(cpus, 64)), 1, 64),

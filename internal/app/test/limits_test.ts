@@ -11,9 +11,11 @@ Deno.test("a client creating names as fast as it can, or burning a sequence with
     BATCH_NUMBERS_PER_SEC: "400000",
   });
   // The attackers connect from 127.0.0.1, the other client from 127.0.0.2: another address.
-  const port = new URL(service.api).port;
-  const attacker = `http://127.0.0.1:${port}`;
-  const other = `http://127.0.0.2:${port}`;
+  const api = service.api;
+  const attacker = api;
+  const other = api;
+  const client = Deno.createHttpClient({ localAddress: "127.0.0.2" });
+  const fromOther = (url: string, init: RequestInit = {}) => fetch(url, { ...init, client });
   try {
     await t.step("creating names: 429 JSON with Retry-After once the burst is spent", async () => {
       const statuses: number[] = [];
@@ -35,11 +37,11 @@ Deno.test("a client creating names as fast as it can, or burning a sequence with
     });
 
     await t.step("another client still creates its sequence and takes numbers", async () => {
-      const created = await fetch(`${other}/v1/sequences/mine`, { method: "PUT" });
+      const created = await fromOther(`${other}/v1/sequences/mine`, { method: "PUT" });
       assert.equal(created.status, 201, await created.clone().text());
       await created.body?.cancel();
       for (let i = 1; i <= 20; i++) {
-        const res = await fetch(`${other}/v1/sequence/mine`);
+        const res = await fromOther(`${other}/v1/sequence/mine`);
         assert.equal(res.status, 200);
         assert.equal((await res.json()).sequence.number, i);
       }
@@ -48,7 +50,7 @@ Deno.test("a client creating names as fast as it can, or burning a sequence with
     await t.step(
       "huge batches of one sequence: 429 while others' batches and singles go on",
       async () => {
-        const made = await fetch(`${other}/v1/sequences/burn`, { method: "PUT" });
+        const made = await fromOther(`${other}/v1/sequences/burn`, { method: "PUT" });
         await made.body?.cancel();
         let refused: Response | undefined;
         for (let i = 0; i < 100 && refused === undefined; i++) {
@@ -64,15 +66,16 @@ Deno.test("a client creating names as fast as it can, or burning a sequence with
         const single = await fetch(`${attacker}/v1/sequence/burn`);
         assert.equal(single.status, 200, "single numbers are never limited");
         await single.body?.cancel();
-        const batch = await fetch(`${other}/v1/sequence/mine?count=1000`);
+        const batch = await fromOther(`${other}/v1/sequence/mine?count=1000`);
         assert.equal(batch.status, 200, "another sequence's batches were refused");
         assert.equal((await batch.json()).sequence.count, 1000);
-        const seed = await fetch(`${other}/v1/sequence`);
+        const seed = await fromOther(`${other}/v1/sequence`);
         assert.equal(seed.status, 200);
         await seed.body?.cancel();
       },
     );
   } finally {
+    client.close();
     service.kill("SIGKILL");
     await service.status;
     await Deno.remove(dir, { recursive: true });

@@ -84,7 +84,7 @@ Deno.test("config reads every variable and falls back to the defaults", async (t
       dataDir: "./data",
       store: { kind: "sqlite", dataDir: "./data" },
       idempotencyTtlSec: 86400,
-      rates: { createPerSec: 10, createBurst: 100, batchNumbersPerSec: 1000000 },
+      rates: { createPerSec: 10, createBurst: 100, batchNumbersPerSec: 100000000 },
       batchMax: 100000,
       workers: 2,
       blockSizeMin: 100,
