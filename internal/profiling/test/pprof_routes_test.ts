@@ -292,7 +292,10 @@ Deno.test("a client that goes away stops the capture and frees the busy flag", a
   });
 
   await t.step("over real HTTP: closing the connection ends the profile", async () => {
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => router(req));
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (req) => router(req),
+    );
     try {
       const abort = new AbortController();
       const url = `http://127.0.0.1:${server.addr.port}/debug/pprof/profile?seconds=30`;
