@@ -245,6 +245,46 @@ ${
   }
 
 ${replicasSection(result.replicas, { workers, seconds, cores: machine.cores })}
+## Keyed requests: \`Idempotency-Key\`, ${connections} connections
+
+Every request carries a new key, so each answer is stored durably (grouped into shared commits)
+before it is sent; measured right before an unkeyed run of the same service.
+
+| round | keyed req/s | keyed µs/req | unkeyed req/s | unkeyed µs/req |
+| ----- | ----------- | ------------ | ------------- | -------------- |
+${
+    result.keyed.map((r, i) =>
+      `| ${i + 1} | ${k(r.keyed.rps)} | ${us(r.keyed.cpuUs)} | ${k(r.unkeyed.rps)} | ${
+        us(r.unkeyed.cpuUs)
+      } |`
+    ).join("\n")
+  }
+
+**Median: ${k(keyedRate(result))} keyed requests/s.**
+
+## Access log: \`LOG_REQUESTS=true\`
+
+The same service started a second time with the access log on, measured in turn with the first.
+
+| round | on µs/req | off µs/req | on req/s | off req/s |
+| ----- | --------- | ---------- | -------- | --------- |
+${
+    result.accessLog.map((r, i) =>
+      `| ${i + 1} | ${us(r.on.cpuUs)} | ${us(r.off.cpuUs)} | ${k(r.on.rps)} | ${k(r.off.rps)} |`
+    ).join("\n")
+  }
+
+## The client's prefetch (\`pkg/client\`)
+
+Numbers per second delivered to the caller by \`take()\` in one process, against this run's
+service (\`pkg/client/bench/prefetch_bench.ts\`):
+
+${
+    "skipped" in result.prefetch
+      ? `Not measured: ${result.prefetch.skipped}.`
+      : "\`\`\`text\n" + result.prefetch.lines.join("\n") + "\n\`\`\`"
+  }
+
 ## Targets
 
 | target | result | |
@@ -259,8 +299,27 @@ ${replicasSection(result.replicas, { workers, seconds, cores: machine.cores })}
     ms(f.p99Base)
   } ms) | **${met(f.p99Ours <= 2000)}** |
 | batches >= 50 million numbers/s | ${k(f.batchRate)} | **${met(f.batchRate >= 50e6)}** |
+| keyed requests >= 10,000/s at ${connections} connections (embedded store) | ${
+    k(keyedRate(result))
+  } | **${met(keyedRate(result) >= 10_000)}** |
+| prefetch >= 10,000,000 numbers/s delivered | ${k(prefetchRate(result))} | **${
+    met(prefetchRate(result) >= 10_000_000)
+  }** |
 
 ${targetNotes(f, { summary, connections, cores: machine.cores })}`;
+}
+
+/** The median keyed rate of the run (req/s). */
+function keyedRate(result: BenchResult): number {
+  return median(result.keyed.map((r) => r.keyed.rps));
+}
+
+/** The prefetch rate the client's benchmark printed first (numbers/s), 0 when not measured. */
+function prefetchRate(result: BenchResult): number {
+  if ("skipped" in result.prefetch) return 0;
+  const line = result.prefetch.lines.find((l) => l.includes("numbers/s delivered"));
+  const rate = /([\d,]+) numbers\/s delivered/.exec(line ?? "")?.[1];
+  return rate === undefined ? 0 : Number(rate.replaceAll(",", ""));
 }
 
 function replicasSection(

@@ -43,6 +43,21 @@ export interface Profiled {
 /** A reference row next to a fresh run of the bare baseline. */
 export type ReferenceRow = Reference & { baseline: number | undefined };
 
+/** Keyed requests (a new `Idempotency-Key` each) against unkeyed ones, side by side. */
+export interface KeyedRound {
+  keyed: CpuMeasurement;
+  unkeyed: CpuMeasurement;
+}
+
+/** The access log's cost: the service with `LOG_REQUESTS=true` against the same without. */
+export interface AccessLogRound {
+  on: CpuMeasurement;
+  off: CpuMeasurement;
+}
+
+/** What the client's prefetch benchmark printed, or why it did not run. */
+export type PrefetchResult = { lines: string[] } | { skipped: string };
+
 /** Everything one run measured, for the report. */
 export interface BenchResult {
   options: BenchOptions;
@@ -54,6 +69,9 @@ export interface BenchResult {
   profiled: Profiled;
   references: ReferenceRow[];
   replicas: ReplicaResult;
+  keyed: KeyedRound[];
+  accessLog: AccessLogRound[];
+  prefetch: PrefetchResult;
 }
 
 /** The batch size of the batch rows. */

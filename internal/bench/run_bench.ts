@@ -16,9 +16,12 @@ import { type CpuProfile, summarizeProfile } from "./profile_summary.ts";
 import { measureNginx, measureRedis } from "./references.ts";
 import { measureReplicas, startBenchPostgres } from "./replicas.ts";
 import {
+  type AccessLogRound,
   BATCH,
   type BenchOptions,
   type BenchResult,
+  type KeyedRound,
+  type PrefetchResult,
   type Profiled,
   type ReferenceRow,
   type ReplicaResult,
@@ -59,6 +62,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   await ensureWrk();
   const hz = await clockTicksPerSecond();
   const script = await writeWrkScript();
+  const keyedScript = await writeWrkScript({ keyed: true });
   const load: WrkOptions = { seconds: options.seconds, connections, script };
   const dataDir = await Deno.makeTempDir({ prefix: "sequencer-bench-" });
   // Started first, so that a PostgreSQL that is installed but fails stops the run at once; it idles
@@ -68,6 +72,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     console.error(`bench: skipping three replicas on PostgreSQL: ${postgres.skipped}`);
   }
   const ours = await startService({ DATA_DIR: dataDir, WORKERS: String(workers) });
+  const loggedDir = await Deno.makeTempDir({ prefix: "sequencer-bench-log-" });
+  const logged = await startService({
+    DATA_DIR: loggedDir,
+    WORKERS: String(workers),
+    LOG_REQUESTS: "true",
+  });
   const baseline = await startBaseline({ workers });
   const sameHeaders = await startBaseline({ workers, noStore: true });
   const targets = [
@@ -80,6 +90,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   let profiled: Profiled | undefined;
   const references: ReferenceRow[] = [];
   let replicas: ReplicaResult = "skipped" in postgres ? postgres : { skipped: "not measured" };
+  const keyed: KeyedRound[] = [];
+  const accessLog: AccessLogRound[] = [];
+  let prefetch: PrefetchResult = { skipped: "not measured" };
   try {
     // Warm all up (JIT, first blocks, block sizes grown) before measuring.
     for (const { url } of targets) await wrk(url, { ...load, seconds: 2 });
@@ -103,6 +116,28 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       batches.push(await wrk(`${ours.api}/v1/sequence?count=${BATCH}`, load));
     }
     profiled = await measureProfiled(ours.api, ours.debug, { ...load, seconds: 10 });
+    const oursPid = servicePid(ours.lines);
+    const loggedPid = servicePid(logged.lines);
+    await wrk(`${logged.api}/v1/sequence`, { ...load, seconds: 2 });
+    for (let round = 1; round <= Math.max(2, rounds - 1); round++) {
+      const url = `${ours.api}/v1/sequence`;
+      const k1 = await measureCpu(oursPid, () => wrk(url, { ...load, script: keyedScript }), {
+        hz,
+      });
+      const u1 = await measureCpu(oursPid, () => wrk(url, load), { hz });
+      keyed.push({ keyed: k1, unkeyed: u1 });
+      const on = await measureCpu(loggedPid, () => wrk(`${logged.api}/v1/sequence`, load), {
+        hz,
+      });
+      const off = await measureCpu(oursPid, () => wrk(url, load), { hz });
+      accessLog.push({ on, off });
+      console.error(
+        `round ${round}: keyed ${k(k1.rps)} req/s (${us(k1.cpuUs)} µs/req), unkeyed ${
+          k(u1.rps)
+        } req/s; LOG_REQUESTS ${us(on.cpuUs)} µs/req against ${us(off.cpuUs)} µs/req`,
+      );
+    }
+    prefetch = await measurePrefetch(ours.api, options.seconds);
     // Reference rows, when the programs are installed; each next to a fresh baseline run.
     const measures = [
       () => measureNginx(workers, async (url) => (await wrk(url, load)).rps, wrkCommand(load)),
@@ -122,6 +157,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       replicas = await measureReplicas(postgres, ours.api, { ...load, rounds });
     }
   } finally {
+    logged.kill("SIGTERM");
+    await logged.status;
+    await Deno.remove(loggedDir, { recursive: true });
+    await Deno.remove(keyedScript);
     await baseline.stop();
     await sameHeaders.stop();
     ours.kill("SIGTERM");
@@ -146,7 +185,38 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     profiled,
     references,
     replicas,
+    keyed,
+    accessLog,
+    prefetch,
   };
+}
+
+/** Runs the client's prefetch benchmark (`pkg/client/bench`) against `api`; what it printed. */
+async function measurePrefetch(api: string, seconds: number): Promise<PrefetchResult> {
+  const bench = new URL("../../pkg/client/bench/prefetch_bench.ts", import.meta.url);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      bench.pathname,
+      `--api=${api}`,
+      `--seconds=${seconds}`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    return {
+      skipped: `the prefetch benchmark failed: ${
+        new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)
+      }`,
+    };
+  }
+  console.error(text);
+  return { lines: text.split("\n") };
 }
 
 /** Throughput while a CPU profile of `seconds` runs, against the same without one. */

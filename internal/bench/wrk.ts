@@ -95,8 +95,18 @@ export async function wrkVersion(): Promise<string> {
 }
 
 /** Writes {@link WRK_SCRIPT} to a temporary file; remove it when done. */
-export async function writeWrkScript(): Promise<string> {
+export async function writeWrkScript(options: { keyed?: boolean } = {}): Promise<string> {
   const script = await Deno.makeTempFile({ prefix: "sequencer-bench-", suffix: ".lua" });
-  await Deno.writeTextFile(script, WRK_SCRIPT);
+  await Deno.writeTextFile(script, options.keyed ? WRK_SCRIPT + KEYED_REQUESTS : WRK_SCRIPT);
   return script;
 }
+
+/** wrk's Lua `request` hook for keyed requests: a new `Idempotency-Key` on every request. */
+export const KEYED_REQUESTS = `
+local run = tostring(os.time()) .. "-" .. tostring(math.random(1, 1000000000))
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", nil, { ["Idempotency-Key"] = '"' .. run .. "-" .. n .. '"' })
+end
+`;

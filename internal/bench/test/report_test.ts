@@ -46,6 +46,18 @@ function result(): BenchResult {
       baseline: undefined,
     }],
     replicas: { skipped: "PostgreSQL is not installed" },
+    keyed: [
+      { keyed: run(40, 11_000), unkeyed: run(12, 60_000) },
+      { keyed: run(42, 9_000), unkeyed: run(12, 61_000) },
+      { keyed: run(41, 12_000), unkeyed: run(12, 59_000) },
+    ],
+    accessLog: [{ on: run(16, 50_000), off: run(12, 60_000) }],
+    prefetch: {
+      lines: [
+        "prefetch, a loop that never yields: 38,254,143 numbers/s delivered by take() over 5.00 s",
+        "  server requests: 1,913 (383/s), 99,991 numbers per request",
+      ],
+    },
   };
 }
 
@@ -98,6 +110,26 @@ Deno.test("benchmark report", async (t) => {
     );
     assert.match(md, /The profile was not available \(HTTP 503\)/);
   });
+
+  await t.step(
+    "keyed requests, the access log and the prefetch rate are reported against their targets",
+    () => {
+      const md = renderReport(result());
+      assert.match(md, /\*\*Median: 11,000 keyed requests\/s\.\*\*/);
+      assert.match(
+        md,
+        /\| keyed requests >= 10,000\/s at 64 connections \(embedded store\) \| 11,000 \| \*\*met\*\* \|/,
+      );
+      assert.match(md, /\| 1 \| 16\.0 \| 12\.0 \| 50,000 \| 60,000 \|/);
+      assert.match(
+        md,
+        /\| prefetch >= 10,000,000 numbers\/s delivered \| 38,254,143 \| \*\*met\*\* \|/,
+      );
+      const none = { ...result(), prefetch: { skipped: "the prefetch benchmark failed: x" } };
+      assert.match(renderReport(none), /Not measured: the prefetch benchmark failed: x\./);
+      assert.match(renderReport(none), /\| prefetch >= .* \| 0 \| \*\*NOT met\*\* \|/);
+    },
+  );
 
   await t.step("the hand-written section of the last report is kept, once", () => {
     const kept = `${KEPT_START}\n## Where our extra CPU goes\n\nMeasured by hand.\n${KEPT_END}`;

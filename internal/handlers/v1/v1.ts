@@ -52,6 +52,14 @@ export const MAX_BODY_BYTES = 1024;
 /** Sequences on one page of `GET /v1/sequences`: `limit` from 1 to 1000, default 100. */
 export const LIST_LIMIT = { name: "limit", min: 1, max: 1000, defaultValue: 100 };
 
+/** What a number request asked for besides the sequence: a batch, a number format. */
+interface TakeOptions {
+  /** `count`, when given. */
+  batch: bigint | undefined;
+  /** `numbers`. */
+  format: NumberFormat;
+}
+
 /** How numbers are written: as JSON numbers (default) or as JSON strings. */
 export type NumberFormat = "number" | "string";
 
@@ -67,8 +75,9 @@ const NUMBER_TAIL = "}}";
 const HEADERS = new Headers({ "content-type": JSON_CONTENT_TYPE, "cache-control": "no-store" });
 
 /** The answer carrying numbers: the seed's body, with `count` and `last` for a batch. */
-function numberAnswer(first: bigint, batch: bigint | undefined, format: NumberFormat): Response {
-  const q = format === "string" ? '"' : "";
+function numberAnswer(first: bigint, options?: TakeOptions): Response {
+  const batch = options?.batch;
+  const q = options?.format === "string" ? '"' : "";
   const body = batch === undefined
     ? NUMBER_HEAD + q + first + q + NUMBER_TAIL
     : `${NUMBER_HEAD}${q}${first}${q},"count":${batch},"last":${q}${
@@ -82,13 +91,10 @@ function numberAnswer(first: bigint, batch: bigint | undefined, format: NumberFo
  * (with periods) and `formatted` (with a format; `lastFormatted` too for a batch). The formatted
  * strings are the same whatever `numbers` asks for.
  */
-function stampedAnswer(
-  taken: Stamped,
-  batch: bigint | undefined,
-  format: NumberFormat,
-): Response {
+function stampedAnswer(taken: Stamped, options?: TakeOptions): Response {
   const { first, stamp } = taken;
-  const q = format === "string" ? '"' : "";
+  const batch = options?.batch;
+  const q = options?.format === "string" ? '"' : "";
   const last = batch === undefined ? first : first + batch - 1n;
   let body = NUMBER_HEAD + q + first + q;
   if (batch !== undefined) body += `,"count":${batch},"last":${q}${last}${q}`;
@@ -100,10 +106,8 @@ function stampedAnswer(
   return new Response(body + NUMBER_TAIL, { headers: HEADERS });
 }
 
-function answerOf(taken: Taken, batch: bigint | undefined, format: NumberFormat): Response {
-  return typeof taken === "bigint"
-    ? numberAnswer(taken, batch, format)
-    : stampedAnswer(taken, batch, format);
+function answerOf(taken: Taken, options?: TakeOptions): Response {
+  return typeof taken === "bigint" ? numberAnswer(taken, options) : stampedAnswer(taken, options);
 }
 
 function recordBody(record: SequenceRecord, format: NumberFormat) {
@@ -157,25 +161,34 @@ export function v1Routes(sequences: Sequences, options: V1Options): Route[] {
 
   /** The one path of every number answer: read the query, take, write the body. */
   function next(req: Request, name: string, ctx: RequestContext): Response | Promise<Response> {
-    let batch: bigint | undefined;
-    let format: NumberFormat = "number";
+    let options: TakeOptions | undefined;
     if (ctx.query !== "") {
       const params = searchParams(ctx);
       const count = integerParam(params, countRule);
-      if (count !== undefined) batch = BigInt(count);
-      format = choiceParam(params, "numbers", FORMATS);
+      options = {
+        batch: count === undefined ? undefined : BigInt(count),
+        format: choiceParam(params, "numbers", FORMATS),
+      };
     }
     const key = header(req, IDEMPOTENCY_HEADER);
-    const take = () => {
-      const taken = sequences.next(name, batch ?? 1n);
-      if (typeof taken === "bigint") return numberAnswer(taken, batch, format);
-      return taken instanceof Promise
-        ? taken.then((t) => answerOf(t, batch, format))
-        : stampedAnswer(taken, batch, format);
-    };
-    if (key === null) return take();
-    const fingerprint = `GET ${name} count=${batch ?? "-"} numbers=${format}`;
-    return answerKeyed(sequences, { key: parseIdempotencyKey(key), fingerprint }, take);
+    if (key === null) return take(name, options);
+    const fingerprint = `GET ${name} count=${options?.batch ?? "-"} numbers=${
+      options?.format ?? "number"
+    }`;
+    return answerKeyed(
+      sequences,
+      { key: parseIdempotencyKey(key), fingerprint },
+      () => take(name, options),
+    );
+  }
+
+  /** Takes the numbers and writes the answer (without a query: no allocation on the way). */
+  function take(name: string, options?: TakeOptions): Response | Promise<Response> {
+    const taken = sequences.next(name, options?.batch ?? 1n);
+    if (typeof taken === "bigint") return numberAnswer(taken, options);
+    return taken instanceof Promise
+      ? taken.then((t) => answerOf(t, options))
+      : stampedAnswer(taken, options);
   }
 
   /**
