@@ -26,6 +26,7 @@ import {
   SEQUENCE_NAME_RULE,
   START_MIN,
 } from "../domain/domain.ts";
+import { replaceFile } from "../store/durable_file.ts";
 import { openPostgresStore } from "../store/postgres_store.ts";
 import { redactUrl } from "../store/postgres_url.ts";
 import {
@@ -178,24 +179,6 @@ function embeddedOnly(target: Target, command: string, instead: string): string 
   return target.dataDir;
 }
 
-/** Writes `text` to `path` whole or not at all: a temporary file, fsynced, then renamed. */
-async function writeWhole(path: string, text: string): Promise<void> {
-  const temporary = `${path}.tmp-${crypto.randomUUID()}`;
-  try {
-    await Deno.writeTextFile(temporary, text, { createNew: true });
-    const file = await Deno.open(temporary, { read: true, write: true });
-    try {
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
-}
-
 async function exportAll(store: Store): Promise<{ text: string; count: number }> {
   const lines: string[] = [];
   let after: string | undefined;
@@ -232,7 +215,10 @@ const COMMANDS: Record<
       await io.write(text);
       return "";
     }
-    await writeWhole(operands[0], text);
+    await replaceFile(
+      operands[0],
+      (temporary) => Deno.writeTextFile(temporary, text, { createNew: true }),
+    );
     return `exported ${count} sequences from ${where(target)} to ${operands[0]}\n`;
   },
 

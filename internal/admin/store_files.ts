@@ -6,6 +6,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { errorText, invalid } from "../domain/domain.ts";
+import { syncFile, syncFolder } from "../store/durable_file.ts";
 import { SQLITE_FILE } from "../store/sqlite_store.ts";
 import { MARKER_FILE, markerPath, readMarker, writeMarkerSync } from "../store/store_marker.ts";
 
@@ -19,15 +20,6 @@ async function exists(path: string): Promise<boolean> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
-  }
-}
-
-async function syncFolder(path: string): Promise<void> {
-  const folder = await Deno.open(path, { read: true });
-  try {
-    await folder.sync();
-  } finally {
-    folder.close();
   }
 }
 
@@ -120,12 +112,7 @@ export async function restoreBackup(dataDir: string, file: string): Promise<Rest
   const temporary = `${dataDir}/${SQLITE_FILE}.restoring-${crypto.randomUUID()}`;
   try {
     await Deno.copyFile(file, temporary);
-    const copy = await Deno.open(temporary, { read: true, write: true });
-    try {
-      await copy.sync();
-    } finally {
-      copy.close();
-    }
+    await syncFile(temporary);
     const backup = inspectBackup(temporary, file);
     if (marker !== undefined && marker.storeId !== backup.storeId) {
       throw invalid(

@@ -42,6 +42,7 @@ import {
   SequencerError,
   unavailable,
 } from "../domain/domain.ts";
+import { replaceFile } from "./durable_file.ts";
 import { migrateSqlite } from "./sqlite_schema.ts";
 import {
   type Changes,
@@ -656,18 +657,9 @@ export class SqliteStore implements Store {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    const temporary = `${file}.tmp-${crypto.randomUUID()}`;
     try {
-      await sqliteBackup(this.#db, temporary, { rate: -1 });
-      const copy = await Deno.open(temporary, { read: true, write: true });
-      try {
-        await copy.sync();
-      } finally {
-        copy.close();
-      }
-      await Deno.rename(temporary, file);
+      await replaceFile(file, (temporary) => sqliteBackup(this.#db, temporary, { rate: -1 }));
     } catch (error) {
-      await Deno.remove(temporary).catch(() => {});
       if (error instanceof SequencerError) throw error;
       throw unavailable(
         `sqlite store: backup to ${JSON.stringify(file)} failed: ${errorText(error)}`,

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { replaceFile, syncFolder } from "./durable_file.ts";
 
 /** The marker file inside `DATA_DIR`. */
 export const MARKER_FILE = "sequencer.id";
@@ -131,25 +132,9 @@ export async function writeMarker(
   path: string,
   marker: Omit<StoreMarker, "updated">,
 ): Promise<void> {
-  const temporary = `${path}.tmp-${crypto.randomUUID()}`;
-  try {
-    const file = await Deno.open(temporary, { write: true, createNew: true });
-    try {
-      let data = markerText(marker);
-      while (data.length > 0) data = data.subarray(await file.write(data));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
-  const folder = await Deno.open(folderOf(path), { read: true });
-  try {
-    await folder.sync();
-  } finally {
-    folder.close();
-  }
+  await replaceFile(
+    path,
+    (temporary) => Deno.writeFile(temporary, markerText(marker), { createNew: true }),
+  );
+  await syncFolder(folderOf(path));
 }
