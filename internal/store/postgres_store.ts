@@ -37,7 +37,6 @@ import {
   type ListPage,
   notFound,
   type Numbering,
-  type Reset,
   retired,
   type SequenceRecord,
   SequencerError,
@@ -56,8 +55,9 @@ import {
   MERGE_BATCH,
   type MergeResult,
   mergeTarget,
-  numberingFields,
   periodRange,
+  rowRecord,
+  type SequenceRow,
   type Store,
 } from "./store.ts";
 import { hideSecret, parsePostgresUrl, PostgresUrlError, redactUrl } from "./postgres_url.ts";
@@ -171,17 +171,7 @@ export class PostgresSchemaError extends Error {
 
 type Sql = postgres.Sql<{ bigint: bigint }>;
 
-interface Row {
-  name: string;
-  start: bigint;
-  upper: bigint;
-  floor: bigint;
-  retired: boolean;
-  version: bigint;
-  reset: Reset;
-  timezone: string;
-  format: string | null;
-}
+type Row = SequenceRow<boolean>;
 
 /** Where and how to connect, from a libpq URL; see {@link connectionOptions}. */
 export interface ConnectionOptions {
@@ -849,15 +839,7 @@ export class PostgresStore implements Store {
 }
 
 function record(row: Row): SequenceRecord {
-  return {
-    name: row.name,
-    start: row.start,
-    upper: row.upper,
-    floor: row.floor,
-    retired: row.retired,
-    version: row.version,
-    ...numberingFields(row),
-  };
+  return rowRecord(row, row.retired);
 }
 
 type Query = Sql | postgres.TransactionSql<{ bigint: bigint }>;

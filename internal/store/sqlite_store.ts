@@ -57,8 +57,9 @@ import {
   MERGE_BATCH,
   type MergeResult,
   mergeTarget,
-  numberingFields,
   periodRange,
+  rowRecord,
+  type SequenceRow,
   type Store,
 } from "./store.ts";
 import {
@@ -97,30 +98,12 @@ export interface SqliteOpenOptions {
   onWarning?: (message: string) => void;
 }
 
-interface Row {
-  name: string;
-  start: bigint;
-  upper: bigint;
-  floor: bigint;
-  retired: bigint;
-  version: bigint;
-  reset: Reset;
-  timezone: string;
-  format: string | null;
-}
+type Row = SequenceRow<bigint>;
 
 const COLUMNS = "name, start, upper, floor, retired, version, reset, timezone, format";
 
 function toRecord(row: Row): SequenceRecord {
-  return {
-    name: row.name,
-    start: row.start,
-    upper: row.upper,
-    floor: row.floor,
-    retired: row.retired !== 0n,
-    version: row.version,
-    ...numberingFields(row),
-  };
+  return rowRecord(row, row.retired !== 0n);
 }
 
 /** The numbering columns of a new or revived row (`never`, `UTC`, NULL without settings). */

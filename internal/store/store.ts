@@ -208,12 +208,41 @@ export function exportRecord(record: SequenceRecord): ExportRecord {
   };
 }
 
+/** A sequence's numbering settings as a store keeps them: `never`, `UTC` and NULL without any. */
+export interface NumberingColumns {
+  reset: Reset;
+  timezone: string;
+  format: string | null;
+}
+
+/**
+ * One sequence's row as a store reads it: the fields of its {@link SequenceRecord}, the numbering
+ * settings as stored, and `retired` in the database's own type.
+ */
+export type SequenceRow<Retired> =
+  & Omit<SequenceRecord, "retired" | keyof NumberingColumns>
+  & NumberingColumns
+  & { retired: Retired };
+
+/** The record of a stored row, given whether the store reads it as retired. */
+export function rowRecord(row: SequenceRow<unknown>, retired: boolean): SequenceRecord {
+  return {
+    name: row.name,
+    start: row.start,
+    upper: row.upper,
+    floor: row.floor,
+    retired,
+    version: row.version,
+    ...numberingFields(row),
+  };
+}
+
 /**
  * The numbering fields of a record from a store's columns: none for a sequence without settings
  * (reset `never`, no format), else `reset`, `timezone` and `format` (if any).
  */
 export function numberingFields(
-  columns: { reset: Reset; timezone: string; format: string | null },
+  columns: NumberingColumns,
 ): Pick<SequenceRecord, "reset" | "timezone" | "format"> {
   const { reset, timezone, format } = columns;
   if (reset === "never" && format === null) return {};
