@@ -53,6 +53,7 @@ import {
   completeChanges,
   type ExportRecord,
   MERGE_BATCH,
+  mergeChange,
   type MergeResult,
   mergeTarget,
   periodRange,
@@ -879,9 +880,9 @@ function mergeBatch(sql: Sql, records: ExportRecord[]): Promise<MergeResult> {
     const current = new Map(rows.map((row) => [row.name, row]));
     const changed = new Map<string, Omit<Row, "version">>();
     for (const input of records) {
-      const target = mergeTarget(input);
       const row = changed.get(input.name) ?? current.get(input.name);
       if (row === undefined) {
+        const target = mergeTarget(input);
         changed.set(input.name, {
           name: input.name,
           start: input.start,
@@ -895,14 +896,12 @@ function mergeBatch(sql: Sql, records: ExportRecord[]): Promise<MergeResult> {
         result.created.push(input.name);
         continue;
       }
-      const floor = row.floor > target.floor ? row.floor : target.floor;
-      const upper = row.upper > target.upper ? row.upper : target.upper;
-      const retire = input.retired && !row.retired;
-      const raised = floor !== row.floor || upper !== row.upper;
-      if (!raised && !retire) continue;
-      changed.set(input.name, { ...row, floor, upper, retired: row.retired || retire });
-      if (raised && !result.raised.includes(input.name)) result.raised.push(input.name);
-      if (retire) result.retired.push(input.name);
+      const change = mergeChange(row, input);
+      if (change === undefined) continue;
+      const { floor, upper, retired } = change;
+      changed.set(input.name, { ...row, floor, upper, retired });
+      if (change.raised && !result.raised.includes(input.name)) result.raised.push(input.name);
+      if (change.retire) result.retired.push(input.name);
     }
     if (changed.size === 0) return result;
     const next = version + 1n;

@@ -55,6 +55,7 @@ import {
   type ExportRecord,
   exportRecord,
   MERGE_BATCH,
+  mergeChange,
   type MergeResult,
   mergeTarget,
   periodRange,
@@ -512,9 +513,9 @@ export class SqliteStore implements Store {
     let version: bigint | undefined;
     const next = () => version ??= this.#bumpVersion();
     for (const record of records) {
-      const target = mergeTarget(record);
       const row = this.#row(record.name);
       if (row === undefined) {
+        const target = mergeTarget(record);
         this.#statements.insertMerged.run(
           record.name,
           record.start,
@@ -533,20 +534,17 @@ export class SqliteStore implements Store {
         result.created.push(record.name);
         continue;
       }
-      const floor = row.floor > target.floor ? row.floor : target.floor;
-      const upper = row.upper > target.upper ? row.upper : target.upper;
-      const retire = record.retired && !row.retired;
-      const raised = floor !== row.floor || upper !== row.upper;
-      if (!raised && !retire) continue;
+      const change = mergeChange(row, record);
+      if (change === undefined) continue;
       this.#statements.updateMerged.run(
-        floor,
-        upper,
-        row.retired || retire ? 1 : 0,
+        change.floor,
+        change.upper,
+        change.retired ? 1 : 0,
         next(),
         row.name,
       );
-      if (raised) result.raised.push(row.name);
-      if (retire) result.retired.push(row.name);
+      if (change.raised) result.raised.push(row.name);
+      if (change.retire) result.retired.push(row.name);
     }
   }
 

@@ -192,6 +192,35 @@ export function mergeTarget(record: ExportRecord): { floor: bigint; upper: bigin
   return { floor, upper };
 }
 
+/** What merging an {@link ExportRecord} changes in a stored sequence; see {@link mergeChange}. */
+export interface MergeChange {
+  /** The floor and bound, each raised to at least {@link mergeTarget}'s. */
+  floor: bigint;
+  upper: bigint;
+  /** Whether it is retired after the merge, and whether the merge retired it. */
+  retired: boolean;
+  retire: boolean;
+  /** Whether the floor or the bound went up. */
+  raised: boolean;
+}
+
+/**
+ * What merging `record` changes in the stored sequence `row` (raise-only: a floor or bound never
+ * goes down, a retired sequence stays retired); `undefined` when nothing changes.
+ */
+export function mergeChange(
+  row: Pick<SequenceRecord, "floor" | "upper" | "retired">,
+  record: ExportRecord,
+): MergeChange | undefined {
+  const target = mergeTarget(record);
+  const floor = row.floor > target.floor ? row.floor : target.floor;
+  const upper = row.upper > target.upper ? row.upper : target.upper;
+  const retire = record.retired && !row.retired;
+  const raised = floor !== row.floor || upper !== row.upper;
+  if (!raised && !retire) return undefined;
+  return { floor, upper, retired: row.retired || retire, retire, raised };
+}
+
 /** A stored sequence as an {@link ExportRecord}. */
 export function exportRecord(record: SequenceRecord): ExportRecord {
   return {
