@@ -140,18 +140,22 @@ export interface OwnerOptions {
   now?: () => number;
   /** How long answers of keyed requests are kept for retries (ms, default a day). */
   idempotencyTtlMs?: number;
-  /**
-   * Called after each block is installed (for the trace timeline), with `performance.now()`
-   * times: when the reservation began, when the store commit returned, when the block was live.
-   */
-  onReserve?: (
-    name: string,
-    size: bigint,
-    startedMs: number,
-    committedMs: number,
-    installedMs: number,
-  ) => void;
+  /** Called after each block is installed (for the trace timeline); see {@link ReserveHook}. */
+  onReserve?: ReserveHook;
 }
+
+/**
+ * The owner's `onReserve` hook: a committed block of `size` numbers of `name`, with
+ * `performance.now()` times in milliseconds: when the reservation began, when the store commit
+ * returned, when the block was live.
+ */
+export type ReserveHook = (
+  name: string,
+  size: bigint,
+  startedMs: number,
+  committedMs: number,
+  installedMs: number,
+) => void;
 
 interface SlotMeta {
   name: string;

@@ -16,6 +16,9 @@
  * @module
  */
 import { createNoopMeter, metrics, ProxyTracer, trace } from "@opentelemetry/api";
+import type { ReserveHook } from "../atomicSequence/owner.ts";
+
+export type { ReserveHook };
 
 /** The instrumentation scope of the service's own spans and metrics. */
 export const SCOPE = "sequencer";
@@ -32,18 +35,6 @@ export function tracingEnabled(): boolean {
 export function metricsEnabled(): boolean {
   return metrics.getMeter(SCOPE) !== createNoopMeter();
 }
-
-/**
- * The owner's `onReserve` hook (see `OwnerOptions.onReserve`): a committed block, with
- * `performance.now()` times in milliseconds.
- */
-export type ReserveHook = (
-  name: string,
-  size: bigint,
-  startedMs: number,
-  committedMs: number,
-  installedMs: number,
-) => void;
 
 /**
  * One hook calling each of `hooks` that is defined, in order; `undefined` when none is, so an
