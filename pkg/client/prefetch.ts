@@ -168,15 +168,7 @@ export class Prefetcher {
    */
   take(options?: TakeOptions): bigint | Promise<bigint> {
     const head = this.#head;
-    if (head !== undefined) {
-      const n = head.next;
-      if (n === head.last) this.#advance();
-      else head.next = n + 1n;
-      if (--this.#buffered < this.#lowWaterCount && this.#refilling === undefined) {
-        this.#startRefill();
-      }
-      return n;
-    }
+    if (head !== undefined) return this.#takeFrom(head);
     return this.#wait(options);
   }
 
@@ -192,6 +184,11 @@ export class Prefetcher {
       if (this.#refilling === undefined) this.#startRefill();
       return undefined;
     }
+    return this.#takeFrom(head);
+  }
+
+  /** Takes the next number of `head` (the oldest range), refilling below the low-water mark. */
+  #takeFrom(head: Range): bigint {
     const n = head.next;
     if (n === head.last) this.#advance();
     else head.next = n + 1n;
