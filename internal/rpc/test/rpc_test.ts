@@ -4,12 +4,12 @@ import { SequencerError } from "../../domain/domain.ts";
 
 interface Echo {
   echo(value: unknown): unknown;
-  later(ms: number): Promise<number>;
   fail(): never;
   unclonable(): unknown;
+  never(): Promise<never>;
 }
 
-const METHODS = ["echo", "later", "fail", "unclonable"] as const;
+const METHODS = ["echo", "fail", "unclonable", "never"] as const;
 
 /** A real MessageChannel whose first port counts the messages posted on it. */
 function counted(port: MessagePort): Endpoint & { posted: number } {
@@ -31,17 +31,13 @@ function counted(port: MessagePort): Endpoint & { posted: number } {
 
 function channel(timeoutMs = 60_000) {
   const { port1, port2 } = new MessageChannel();
-  const timers: ReturnType<typeof setTimeout>[] = [];
   const target: Echo = {
     echo: (value) => value,
-    later: (ms) =>
-      new Promise((resolve) => {
-        timers.push(setTimeout(() => resolve(ms), ms));
-      }),
     fail: () => {
       throw new SequencerError("conflict", "refused on purpose");
     },
     unclonable: () => () => 1,
+    never: () => new Promise<never>(() => {}),
   };
   const server = counted(port2);
   serveRpc<Echo>(server, target, METHODS);
@@ -52,7 +48,6 @@ function channel(timeoutMs = 60_000) {
     client,
     server,
     close() {
-      timers.forEach(clearTimeout);
       port1.close();
       port2.close();
     },
@@ -133,13 +128,13 @@ Deno.test("rpc: calls made in one turn cross as one message, in order", async (t
   await t.step("unanswered calls fail at their deadline; answered ones do not", async () => {
     const c = channel(50);
     try {
-      const slow = c.rpc.remote.later(60_000);
-      const quick = c.rpc.remote.later(0);
+      const slow = c.rpc.remote.never();
+      const quick = c.rpc.remote.echo(0);
       assert.equal(await quick, 0);
       await assert.rejects(slow, (e) => {
         assert.ok(e instanceof SequencerError);
         assert.equal(e.code, "unavailable");
-        assert.match(e.message, /the echo did not answer later within 50 ms/);
+        assert.match(e.message, /the echo did not answer never within 50 ms/);
         return true;
       });
       assert.equal(c.rpc.pending, 0);
@@ -151,8 +146,8 @@ Deno.test("rpc: calls made in one turn cross as one message, in order", async (t
   await t.step("failAll rejects every pending call at once", async () => {
     const c = channel();
     try {
-      const waiting = [c.rpc.remote.later(60_000), c.rpc.remote.later(60_000)];
-      await new Promise((r) => setTimeout(r, 0));
+      const waiting = [c.rpc.remote.never(), c.rpc.remote.never()];
+      assert.equal(c.rpc.pending, 2);
       c.rpc.failAll(new SequencerError("unavailable", "the other side died"));
       for (const call of waiting) await assert.rejects(call, /the other side died/);
       assert.equal(c.rpc.pending, 0);
