@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
+import { formatExportLine } from "../../admin/export_lines.ts";
 import { type Block, DEFAULT_SEQUENCE } from "../../domain/domain.ts";
 import { createLogger, silentLogger } from "../../log/log.ts";
 import { postgresAvailability, skipWithoutPostgres } from "../../launch/postgres.ts";
@@ -59,16 +60,6 @@ async function runAtOnce(
     stderr: decode(o.stderr),
     success: o.success,
   }));
-}
-
-function line(record: ExportRecord): string {
-  return JSON.stringify({
-    name: record.name,
-    start: record.start.toString(),
-    committed: record.committed.toString(),
-    floor: record.floor.toString(),
-    retired: record.retired,
-  });
 }
 
 Deno.test({
@@ -146,7 +137,7 @@ Deno.test({
         );
         const files = await Promise.all(inputs.map(async (records, p) => {
           const file = `${dir}/export-${p}.jsonl`;
-          await Deno.writeTextFile(file, records.map(line).join("\n") + "\n");
+          await Deno.writeTextFile(file, records.map(formatExportLine).join("\n") + "\n");
           return file;
         }));
         // Reservations on the existing sequences meanwhile.
