@@ -13,6 +13,7 @@ import {
   skipWithoutPostgres,
 } from "../../launch/postgres.ts";
 import { sharedPostgres } from "../../launch/test_cluster.ts";
+import { eventually } from "../../store/test/store_contract.ts";
 
 const ignore = skipWithoutPostgres(await postgresAvailability(), "replica tests on PostgreSQL");
 
@@ -70,19 +71,6 @@ interface Slot {
   label: string;
   proc: Proc;
   up: boolean;
-}
-
-/** Polls `check` until it holds, failing after `timeoutMs` (generous: the machine is shared). */
-async function eventually(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Reads `number` and `last` exactly (they may exceed 2^53). */

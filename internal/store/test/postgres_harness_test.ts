@@ -9,6 +9,7 @@ import {
   requirePostgres,
   skipWithoutPostgres,
 } from "../../launch/postgres.ts";
+import { eventually } from "./store_contract.ts";
 
 const availability = await postgresAvailability();
 const ignore = skipWithoutPostgres(availability, "private PostgreSQL harness tests");
@@ -48,19 +49,6 @@ Deno.test({
     }
   },
 });
-
-/** Polls `check` until it holds, failing after `timeoutMs` (generous: the machine is shared). */
-async function eventually(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function accepts(port: number): Promise<boolean> {
   try {

@@ -23,7 +23,7 @@ import {
   skipWithoutPostgres,
 } from "../../launch/postgres.ts";
 import { type SharedPostgres, sharedPostgres } from "../../launch/test_cluster.ts";
-import { coded, fresh, storeContract } from "./store_contract.ts";
+import { coded, eventually, fresh, storeContract } from "./store_contract.ts";
 
 /** Whether `error` is an `unavailable` {@link SequencerError}. */
 function isUnavailable(error: unknown): boolean {
@@ -69,19 +69,6 @@ function freshDatabase(pg: PgInstance | SharedPostgres): Promise<string> {
   return "freshDatabase" in pg
     ? pg.freshDatabase("store")
     : pg.createDatabase(`t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`);
-}
-
-/** Polls `check` until it holds, failing after `timeoutMs` (generous: the machine is shared). */
-async function eventually(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Runs `body` with a plain connection to `url`, for looking behind the store. */
