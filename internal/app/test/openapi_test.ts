@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { apiRoutes, debugRoutes } from "../routes.ts";
+import { apiRoutes } from "../routes.ts";
 import type { Sequences } from "../../domain/domain.ts";
-import { Tracer } from "../../profiling/trace.ts";
+import { inertDebugRoutes } from "./_support.ts";
 
 const spec = await Deno.readTextFile(new URL("../../../docs/openapi.yaml", import.meta.url));
 
@@ -22,22 +22,7 @@ function documented(): Map<string, Set<string>> {
 Deno.test("docs/openapi.yaml describes every route both servers serve, and nothing else", () => {
   const routes = [
     ...apiRoutes({} as Sequences, { batchMax: 1 }),
-    ...debugRoutes({
-      health: {
-        ready: () => true,
-        environment: "x",
-        host: "h",
-        api: () => undefined,
-        downAfterMs: 1,
-      },
-      metrics: {
-        stats: () => undefined,
-        ready: () => true,
-        build: { environment: "x", store: "sqlite", workers: 1 },
-        startedAt: 0,
-      },
-      profiling: { cmdline: [], tracer: new Tracer() },
-    }).routes,
+    ...inertDebugRoutes().routes,
   ];
   const served = new Map<string, Set<string>>();
   for (const route of routes) {

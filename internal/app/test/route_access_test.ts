@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import type { Sequences } from "../../domain/domain.ts";
 import type { Access } from "../../http/router.ts";
-import { Tracer } from "../../profiling/trace.ts";
-import { apiRoutes, debugRoutes } from "../routes.ts";
+import { apiRoutes } from "../routes.ts";
+import { inertDebugRoutes } from "./_support.ts";
 
 /** `METHOD path → access` of `routes`. */
 function table(routes: { method: string; path: string; access: Access }[]) {
@@ -27,22 +27,7 @@ Deno.test("the API: next-number paths need next:<name>, reading one sequence too
 });
 
 Deno.test("the debug port: probes and metrics open, everything else admin", () => {
-  const { routes, profiler } = debugRoutes({
-    health: {
-      ready: () => true,
-      environment: "x",
-      host: "h",
-      api: () => undefined,
-      downAfterMs: 1,
-    },
-    metrics: {
-      stats: () => undefined,
-      ready: () => true,
-      build: { environment: "x", store: "sqlite", workers: 1 },
-      startedAt: 0,
-    },
-    profiling: { cmdline: [], tracer: new Tracer() },
-  });
+  const { routes, profiler } = inertDebugRoutes();
   profiler.stop();
   const open = ["GET /debug/readiness", "GET /debug/liveness", "GET /debug/metrics"];
   for (const [route, access] of Object.entries(table(routes))) {
