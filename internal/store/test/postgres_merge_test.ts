@@ -1,39 +1,19 @@
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { formatExportLine } from "../../admin/export_lines.ts";
 import { type Block, DEFAULT_SEQUENCE } from "../../domain/domain.ts";
 import { createLogger, silentLogger } from "../../log/log.ts";
 import { postgresAvailability, skipWithoutPostgres } from "../../launch/postgres.ts";
-import { type SharedPostgres, sharedPostgres } from "../../launch/test_cluster.ts";
 import { openStore } from "../open_store.ts";
 import { openPostgresStore, POSTGRES_MIGRATIONS } from "../postgres_store.ts";
 import { redactUrl } from "../postgres_url.ts";
 import { openSqliteStoreHere } from "../sqlite_store.ts";
 import { type ExportRecord, type MergeResult, mergeTarget } from "../store.ts";
+import { withSharedPostgres, withSql } from "./_postgres.ts";
 import { coded } from "./store_contract.ts";
 
 const MIN = -(2n ** 63n);
 
 const ignore = skipWithoutPostgres(await postgresAvailability(), "PostgreSQL merge tests");
-
-async function withShared(body: (pg: SharedPostgres) => Promise<void>): Promise<void> {
-  const pg = await sharedPostgres();
-  try {
-    await body(pg);
-  } catch (error) {
-    console.error(`PostgreSQL log:\n${(await pg.log()).split("\n").slice(-30).join("\n")}`);
-    throw error;
-  }
-}
-
-async function withSql<T>(url: string, body: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
-  try {
-    return await body(sql);
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
 
 /** Runs `deno run -A <helper> ...args` in `count` processes released at once; their outputs. */
 async function runAtOnce(
@@ -66,7 +46,7 @@ Deno.test({
   name: "a version 1 PostgreSQL schema migrates in place, keeps its bounds, and works",
   ignore,
   fn: async () => {
-    await withShared(async (pg) => {
+    await withSharedPostgres(async (pg) => {
       const url = await pg.freshDatabase("v1");
       await withSql(url, async (sql) => {
         await sql`CREATE TABLE sequencer_schema (
@@ -118,7 +98,7 @@ Deno.test({
   name: "merging from 4 processes at once: raise-only, each sequence created once, idempotent",
   ignore,
   fn: async () => {
-    await withShared(async (pg) => {
+    await withSharedPostgres(async (pg) => {
       const url = await pg.freshDatabase("merge");
       const store = await openPostgresStore(url, { poolSize: 4 });
       const dir = await Deno.makeTempDir({ prefix: "sequencer-merge-" });
@@ -206,7 +186,7 @@ Deno.test({
   name: "heartbeats older than a day are purged by the next heartbeat (PostgreSQL)",
   ignore,
   fn: async () => {
-    await withShared(async (pg) => {
+    await withSharedPostgres(async (pg) => {
       const url = await pg.freshDatabase("heartbeat");
       const store = await openPostgresStore(url, { poolSize: 1 });
       try {
@@ -230,7 +210,7 @@ Deno.test({
   name: "a replica opening PostgreSQL merges the embedded store of its DATA_DIR, once",
   ignore,
   fn: async (t) => {
-    await withShared(async (pg) => {
+    await withSharedPostgres(async (pg) => {
       const url = await pg.freshDatabase("move");
       const dir = await Deno.makeTempDir({ prefix: "sequencer-move-" });
       const lines: string[] = [];

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import {
   connectionOptions,
   openPostgresStore,
@@ -22,7 +21,8 @@ import {
   requirePostgres,
   skipWithoutPostgres,
 } from "../../launch/postgres.ts";
-import { type SharedPostgres, sharedPostgres } from "../../launch/test_cluster.ts";
+import type { SharedPostgres } from "../../launch/test_cluster.ts";
+import { printLog, withSharedPostgres, withSql } from "./_postgres.ts";
 import { coded, eventually, fresh, storeContract } from "./store_contract.ts";
 
 /** Whether `error` is an `unavailable` {@link SequencerError}. */
@@ -48,37 +48,11 @@ async function withOwnPostgres(body: (pg: PgInstance) => Promise<void>): Promise
   }
 }
 
-/** Runs `body` against the cluster shared by the test run; prints its log when `body` fails. */
-async function withSharedPostgres(body: (pg: SharedPostgres) => Promise<void>): Promise<void> {
-  const pg = await sharedPostgres();
-  try {
-    await body(pg);
-  } catch (error) {
-    await printLog(pg);
-    throw error;
-  }
-}
-
-async function printLog(pg: { log(): Promise<string> }): Promise<void> {
-  const log = await pg.log();
-  console.error(`private PostgreSQL log:\n${log.split("\n").slice(-30).join("\n")}`);
-}
-
 /** A fresh, empty database. */
 function freshDatabase(pg: PgInstance | SharedPostgres): Promise<string> {
   return "freshDatabase" in pg
     ? pg.freshDatabase("store")
     : pg.createDatabase(`t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`);
-}
-
-/** Runs `body` with a plain connection to `url`, for looking behind the store. */
-async function withSql<T>(url: string, body: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(url, { max: 1, onnotice: () => {}, fetch_types: false });
-  try {
-    return await body(sql);
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
 }
 
 async function closeAll(stores: PostgresStore[]): Promise<void> {
