@@ -1,15 +1,26 @@
 /**
  * Helpers of the client tests: real service processes on temporary folders, freezing a process
- * (SIGSTOP: its port still accepts connections but nothing answers; needs `ps` from procps), and
- * polling to a deadline.
+ * (SIGSTOP: its port still accepts connections but nothing answers; needs `ps` from procps),
+ * polling to a deadline, and checking a call's error code.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { type ServiceProcess, startService } from "../../../internal/launch/service.ts";
+import { SequencerClientError } from "../mod.ts";
 
 /** Generous deadline of every poll: the machine is shared and may be very slow. */
 export const DEADLINE_MS = 120_000;
+
+/** A predicate for `assert.rejects`: a client error with `code` (and `status`, when given). */
+export function coded(code: string, status?: number): (error: unknown) => boolean {
+  return (error: unknown) => {
+    assert.ok(error instanceof SequencerClientError, `not a SequencerClientError: ${error}`);
+    assert.equal(error.code, code, error.message);
+    if (status !== undefined) assert.equal(error.status, status);
+    return true;
+  };
+}
 
 /** Polls `probe` until it returns a value other than `undefined`; fails after {@link DEADLINE_MS}. */
 export async function poll<T>(

@@ -5,19 +5,9 @@
 import assert from "node:assert/strict";
 import { freePort } from "../../../internal/launch/ports.ts";
 import { type RetryEvent, SequencerClient, SequencerClientError } from "../mod.ts";
-import { DEADLINE_MS, freeze, thaw, withService } from "./_helpers.ts";
+import { coded, DEADLINE_MS, freeze, thaw, withService } from "./_helpers.ts";
 
 const INT64_MAX = 9223372036854775807n;
-
-/** A predicate for `assert.rejects`: a client error with `code` (and `status`, when given). */
-function coded(code: string, status?: number) {
-  return (error: unknown) => {
-    assert.ok(error instanceof SequencerClientError, `not a SequencerClientError: ${error}`);
-    assert.equal(error.code, code, error.message);
-    if (status !== undefined) assert.equal(error.status, status);
-    return true;
-  };
-}
 
 /** Rejects if `promise` has not settled within the generous deadline (a hang is a failure). */
 async function settles<T>(what: string, promise: Promise<T>): Promise<T> {

@@ -5,16 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { type RetryEvent, SequencerClient, SequencerClientError } from "../mod.ts";
+import { coded } from "./_helpers.ts";
 import { startStandIn } from "./_stand_in.ts";
-
-function coded(code: string, status?: number) {
-  return (error: unknown) => {
-    assert.ok(error instanceof SequencerClientError, `not a SequencerClientError: ${error}`);
-    assert.equal(error.code, code, error.message);
-    if (status !== undefined) assert.equal(error.status, status);
-    return true;
-  };
-}
 
 Deno.test("bearer tokens, 401 and 403, and 429 with Retry-After", async (t) => {
   const standIn = startStandIn({ token: "secret" });

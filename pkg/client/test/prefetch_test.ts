@@ -6,17 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { type Prefetcher, SequencerClient, SequencerClientError } from "../mod.ts";
-import { freeze, poll, thaw, withService } from "./_helpers.ts";
+import { coded, freeze, poll, thaw, withService } from "./_helpers.ts";
 
 const INT64_MAX = 9223372036854775807n;
-
-function coded(code: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof SequencerClientError, `not a SequencerClientError: ${error}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  };
-}
 
 /** Takes one number, waiting for a refill when the buffer is empty. */
 async function takeOne(prefetcher: Prefetcher): Promise<bigint> {
