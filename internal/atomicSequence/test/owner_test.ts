@@ -7,7 +7,6 @@ import type { Store } from "../../store/store.ts";
 import {
   type Block,
   DEFAULT_SEQUENCE,
-  type ErrorCode,
   INT64_MAX,
   SequencerError,
   type Sequences,
@@ -15,15 +14,7 @@ import {
   unavailable,
 } from "../../domain/domain.ts";
 import { silentLogger } from "../../log/log.ts";
-
-/** A predicate for `assert.rejects`: a SequencerError with `code`. */
-function coded(code: ErrorCode) {
-  return (error: unknown) => {
-    assert.ok(error instanceof SequencerError, `expected a SequencerError, got ${error}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  };
-}
+import { coded } from "../../store/test/store_contract.ts";
 
 /** The sequences of these tests have no numbering settings: their numbers come back bare. */
 interface Bare extends Omit<Sequences, "next"> {

@@ -3,24 +3,10 @@ import { SequenceOwner } from "../owner.ts";
 import { createSequences } from "../sequences.ts";
 import { openSqliteStore } from "../../store/sqlite_thread.ts";
 import type { Store } from "../../store/store.ts";
-import {
-  type ErrorCode,
-  type Numbering,
-  SequencerError,
-  type Sequences,
-  type Stamped,
-  type Taken,
-} from "../../domain/domain.ts";
+import { type Numbering, type Sequences, type Stamped, type Taken } from "../../domain/domain.ts";
 import { periodKey, Zone } from "../../period/period.ts";
 import { silentLogger } from "../../log/log.ts";
-
-function coded(code: ErrorCode) {
-  return (error: unknown) => {
-    assert.ok(error instanceof SequencerError, `expected a SequencerError, got ${error}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  };
-}
+import { coded } from "../../store/test/store_contract.ts";
 
 /** A settable clock (ms since the epoch), shared by an owner and its takers. */
 interface Clock {
