@@ -102,20 +102,12 @@ export function connectRpc<T>(
     if (pending.size === 0) stopWatch();
     return waiting;
   };
-  const previous = endpoint.onmessage;
-  const onReply = (reply: Reply): void => {
+  _inbox<Reply>(endpoint, "reply", (reply) => {
     const waiting = settled(reply.id);
     if (waiting === undefined) return;
     if (reply.ok) waiting.resolve(reply.value);
     else waiting.reject(SequencerError.fromData(reply.error));
-  };
-  endpoint.onmessage = (event: MessageEvent) => {
-    const data = event.data as Reply | Reply[];
-    if (Array.isArray(data)) {
-      if (data[0]?.rpc === "reply") return data.forEach(onReply);
-    } else if (data?.rpc === "reply") return onReply(data);
-    return previous?.call(endpoint as never, event);
-  };
+  });
   const post = _outbox<Call>(endpoint, (call, error) => {
     settled(call.id)?.reject(
       unavailable(`${call.method} could not be sent to ${options.peer}: ${errorText(error)}`),
@@ -158,14 +150,13 @@ export function serveRpc<T>(
   methods: readonly (keyof T & string)[],
 ): void {
   const allowed = new Set<string>(methods);
-  const previous = endpoint.onmessage;
   const post: (reply: Reply) => void = _outbox<Reply>(endpoint, (reply, error) => {
     // An answer that cannot be cloned becomes an error the caller gets; if even that cannot be
     // posted (the port is closed), the caller's deadline ends its wait.
     if (!reply.ok) return;
     post({ rpc: "reply", id: reply.id, ok: false, error: toErrorData(error) });
   });
-  const onCall = (call: Call): void => {
+  _inbox<Call>(endpoint, "call", (call) => {
     const answer = (reply: Reply) => {
       if (call.id !== 0) post(reply);
     };
@@ -183,12 +174,24 @@ export function serveRpc<T>(
     } catch (error) {
       fail(error);
     }
-  };
+  });
+}
+
+/**
+ * Hands `receive` each message of `kind` arriving on `endpoint` (one, or the array of a turn; see
+ * {@link _outbox}); any other message goes to the handler the endpoint had before.
+ */
+function _inbox<M extends Call | Reply>(
+  endpoint: Endpoint,
+  kind: M["rpc"],
+  receive: (message: M) => void,
+): void {
+  const previous = endpoint.onmessage;
   endpoint.onmessage = (event: MessageEvent) => {
-    const data = event.data as Call | Call[];
+    const data = event.data as M | M[];
     if (Array.isArray(data)) {
-      if (data[0]?.rpc === "call") return data.forEach(onCall);
-    } else if (data?.rpc === "call") return onCall(data);
+      if (data[0]?.rpc === kind) return data.forEach(receive);
+    } else if (data?.rpc === kind) return receive(data);
     return previous?.call(endpoint as never, event);
   };
 }
