@@ -8,6 +8,9 @@
 
 const ROOT = new URL("../../", import.meta.url);
 
+/** How long {@link SpawnedService.waitForLog} waits for its line. */
+const LOG_WAIT_MS = 120_000;
+
 /**
  * The flags of `deno task run` (from deno.json) for a service started with `env` (added to this
  * process's environment), so tests run the command users run: the task's own flags, and the
@@ -144,10 +147,25 @@ export async function spawnService(
         } catch { /* not JSON */ }
       }
       return new Promise<LogEntry>((resolve, reject) => {
-        watchers.add({ match, resolve });
-        status.then((s) =>
-          reject(new Error(`service exited with ${s.code} before the log line: ${s.stderr}`))
-        );
+        // Generous for a loaded machine; a line that never comes fails instead of hanging.
+        const timer = setTimeout(() => {
+          watchers.delete(watcher);
+          reject(
+            new Error(`the log line did not come within ${LOG_WAIT_MS} ms:\n${lines.join("\n")}`),
+          );
+        }, LOG_WAIT_MS);
+        const watcher = {
+          match,
+          resolve(entry: LogEntry) {
+            clearTimeout(timer);
+            resolve(entry);
+          },
+        };
+        watchers.add(watcher);
+        status.then((s) => {
+          clearTimeout(timer);
+          reject(new Error(`service exited with ${s.code} before the log line: ${s.stderr}`));
+        });
       });
     },
     kill: (signal) => {

@@ -40,6 +40,12 @@ export interface Load {
   stop(): Promise<void>;
 }
 
+/**
+ * The longest a request may take before it counts as failed: generous for a loaded machine, but a
+ * request that never ends fails the test instead of hanging it.
+ */
+const REQUEST_LIMIT_MS = 60_000;
+
 /** Reads `number` and `last` exactly (they may exceed 2^53). */
 function parseAnswer(text: string): { first: bigint; last: bigint } {
   const first = BigInt(/"number":"?(-?\d+)/.exec(text)![1]);
@@ -61,7 +67,9 @@ export function startLoad(api: string, paths: [string, string][], clients: numbe
     while (!stopped) {
       const sentAt = performance.now();
       try {
-        const res = await fetch(`${api}${path}`);
+        const res = await fetch(`${api}${path}`, {
+          signal: AbortSignal.timeout(REQUEST_LIMIT_MS),
+        });
         const text = await res.text();
         if (res.status === 200) {
           answers.push({ sequence, ...parseAnswer(text), sentAt });
@@ -127,6 +135,6 @@ export async function request(
   url: string,
   init?: RequestInit,
 ): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, init);
+  const res = await fetch(url, { signal: AbortSignal.timeout(REQUEST_LIMIT_MS), ...init });
   return { status: res.status, text: await res.text() };
 }

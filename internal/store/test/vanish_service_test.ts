@@ -76,9 +76,12 @@ for (const { how, vanish, restart } of VANISHINGS) {
           assert.equal(created.status, 201, created.text);
           await eventually("2,000 answers", () => load.answers.length >= 2_000);
 
-          const vanishedAt = performance.now();
+          // When the file is gone: requests sent before may still be answered from blocks
+          // reserved while it was there (on a loaded machine the removal itself takes a while).
+          let vanishedAt = Infinity;
           await t.step(`${how}: readiness and the API answer 503 JSON`, async () => {
             await vanish(`${dir}/${SQLITE_FILE}`, other);
+            vanishedAt = performance.now();
             await eventually("readiness is 503", async () => {
               return (await request(`${service.debug}/debug/readiness`)).status === 503;
             });
@@ -107,9 +110,10 @@ for (const { how, vanish, restart } of VANISHINGS) {
             for (const sequence of ["default", "orders"]) {
               const numbers = after.filter((a) => a.sequence === sequence)
                 .reduce((sum, a) => sum + (a.last - a.first + 1n), 0n);
-              // At most the block in use and the one reserved ahead.
+              // At most the block in use, the one reserved ahead, and one whose reservation
+              // checked the file just before it went and committed just after.
               assert.ok(
-                numbers <= 2n * BLOCK_SIZE_MAX,
+                numbers <= 3n * BLOCK_SIZE_MAX,
                 `${sequence}: ${numbers} numbers handed out after the file was ${how}`,
               );
             }
