@@ -327,18 +327,15 @@ export function attachPostgres(
   let destroyed = false;
   let tls = false;
   let certificates = 0;
+  // How psql and createdb reach this server, as its superuser.
+  const server = ["-h", "127.0.0.1", "-p", String(port), "-U", SUPERUSER];
   const psql = (sql: string) =>
     runTool(location, "psql", [
       "-X",
       "-q",
       "-v",
       "ON_ERROR_STOP=1",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-U",
-      SUPERUSER,
+      ...server,
       "-d",
       "postgres",
       "-f",
@@ -392,12 +389,7 @@ export function attachPostgres(
       const owner = createOptions.owner;
       if (owner !== undefined) checkName("role", owner);
       await runTool(location, "createdb", [
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-U",
-        SUPERUSER,
+        ...server,
         ...(owner === undefined ? [] : ["-O", owner]),
         name,
       ]);
