@@ -82,7 +82,7 @@ export async function sharedPostgres(): Promise<SharedPostgres> {
       Deno.env.set(TOKEN_ENV, token);
     }
     const state = await readState(folder);
-    if (state !== undefined && state.token === token && (await isUp(state.location))) {
+    if (state !== undefined && state.token === token && (await accepts(state.location.port))) {
       return sharedHandle(state.location);
     }
     if (state !== undefined) {
@@ -179,17 +179,18 @@ async function readState(folder: string): Promise<SharedState | undefined> {
   }
 }
 
-/** Whether the cluster at `location` accepts connections. */
-async function isUp(location: PgLocation): Promise<boolean> {
+/** Whether something on 127.0.0.1 accepts connections on `port`. */
+export async function accepts(port: number): Promise<boolean> {
   try {
-    (await Deno.connect({ hostname: "127.0.0.1", port: location.port })).close();
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
     return true;
   } catch {
     return false;
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether `path` exists. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
     return true;

@@ -9,6 +9,7 @@ import {
   requirePostgres,
   skipWithoutPostgres,
 } from "../../launch/postgres.ts";
+import { accepts, exists } from "../../launch/test_cluster.ts";
 import { eventually } from "./store_contract.ts";
 
 const availability = await postgresAvailability();
@@ -49,24 +50,6 @@ Deno.test({
     }
   },
 });
-
-async function accepts(port: number): Promise<boolean> {
-  try {
-    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "the shared cluster: two isolates asking at once get one cluster, and it is stopped and " +
