@@ -15,7 +15,8 @@
  * - **accept errors back off** and accepting resumes once descriptors are free; the state is
  *   reported, so readiness can say so;
  * - **a graceful shutdown** stops accepting, lets in-flight requests finish (their bodies
- *   included), then closes the connections.
+ *   included), gives a connection that has not sent its first request yet a short grace to send
+ *   it (as Go's `Server.Shutdown` does), then closes the connections.
  *
  * Per request the cost is a counter and one closure call.
  *
@@ -78,8 +79,9 @@ export interface RunningServer {
   /** Open connections, requests in flight, and what was refused or closed so far. */
   stats(): ServerStats;
   /**
-   * Stops accepting, lets in-flight requests finish (bodies included), then closes every
-   * connection. Resolves when all are closed.
+   * Stops accepting, lets in-flight requests finish (bodies included) and a connection accepted
+   * within the last {@link SHUTDOWN_NEW_CONNECTION_GRACE_MS} send its first request, then closes
+   * every connection. Resolves when all are closed.
    */
   shutdown(): Promise<void>;
 }
@@ -131,6 +133,8 @@ interface Connection {
   requests: number;
   /** The sweep tick when it last had nothing in flight. */
   since: number;
+  /** When it was accepted (`performance.now()`). */
+  opened: number;
   finished: Promise<void>;
 }
 
@@ -145,6 +149,12 @@ const LINGER_MS = 100;
 
 /** Milliseconds between sweeps (the resolution of the time limits). */
 const SWEEP_MS = 1_000;
+
+/**
+ * Milliseconds a connection accepted just before a shutdown has to send its first request (a
+ * client that connected and wrote its request as the shutdown began is not turned away).
+ */
+export const SHUTDOWN_NEW_CONNECTION_GRACE_MS = 5_000;
 
 /**
  * Starts listening.
@@ -198,6 +208,7 @@ export function startServer(options: ServerOptions): RunningServer {
       active: 0,
       requests: 0,
       since: tick,
+      opened: performance.now(),
       finished: Promise.resolve(),
     };
     const done = () => {
@@ -305,9 +316,17 @@ export function startServer(options: ServerOptions): RunningServer {
         setAccepting(false);
       }
       await loop;
-      // In-flight requests finish, bodies included; idle connections are closed meanwhile.
-      while ([...connections].some((c) => c.active > 0)) {
-        for (const c of connections) if (c.active === 0) c.abort.abort();
+      // In-flight requests finish, bodies included; a new connection gets its grace to send its
+      // first request; idle connections are closed meanwhile.
+      const grace = Math.min(SHUTDOWN_NEW_CONNECTION_GRACE_MS, limits.headerTimeoutMs);
+      for (;;) {
+        const now = performance.now();
+        let waiting = false;
+        for (const c of connections) {
+          if (c.active > 0 || (c.requests === 0 && now - c.opened < grace)) waiting = true;
+          else c.abort.abort();
+        }
+        if (!waiting) break;
         await new Promise((r) => setTimeout(r, 10));
       }
       clearInterval(sweep);
