@@ -258,6 +258,10 @@ Deno.test("SIGTERM while a request body is still arriving: the request completes
       `PUT /v1/sequences/late HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n` +
         body.slice(0, 5),
     );
+    await poll("the request is in flight", async () => {
+      const text = await fetch(`${service.debug}/debug/metrics`).then((r) => r.text());
+      return /^sequencer_http_requests_in_flight 1$/m.test(text) || undefined;
+    });
     service.kill("SIGTERM");
     await service.waitForLog((e) => e.msg === "shutting down");
     await client.write(body.slice(5));
