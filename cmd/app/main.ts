@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from "../../internal/config/config.ts";
 import { createLogger } from "../../internal/log/log.ts";
 import { startApp } from "../../internal/app/app.ts";
 import { commandLine } from "../../internal/profiling/cmdline.ts";
+import { exitProcess } from "../../internal/telemetry/exit.ts";
 
 const logger = createLogger();
 
@@ -33,17 +34,13 @@ const signal = new Promise<Deno.Signal>((resolve) => {
 const sighup: { reload?: () => void; pending: boolean } = { pending: false };
 Deno.addSignalListener("SIGHUP", () => sighup.reload ? sighup.reload() : (sighup.pending = true));
 
-let app;
-try {
-  app = await startApp(config, logger, { cmdline: commandLine() });
-} catch (error) {
+const app = await startApp(config, logger, { cmdline: commandLine() }).catch((error) => {
   logger.error("startup failed", { error });
   console.error(`sequencer: startup failed: ${(error as Error).message}`);
-  Deno.exit(1);
-}
+  return exitProcess(1, logger);
+});
 
-const running = app;
-sighup.reload = () => void running.reloadTokens();
+sighup.reload = () => void app.reloadTokens();
 if (sighup.pending) sighup.reload();
 const outcome = await app.shutdown(await signal);
-Deno.exit(outcome === "graceful" ? 0 : 1);
+await exitProcess(outcome === "graceful" ? 0 : 1, logger);

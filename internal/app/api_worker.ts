@@ -10,6 +10,7 @@ import { SequenceTable } from "../atomicSequence/atomic_sequence.ts";
 import { OWNER_OPERATIONS, type OwnerPort } from "../atomicSequence/owner.ts";
 import { createSequences } from "../atomicSequence/sequences.ts";
 import { type AccessControl, createAccessControl } from "../auth/guard.ts";
+import { failpointIs } from "../config/failpoint.ts";
 import { errorText } from "../domain/domain.ts";
 
 import { createRouter } from "../http/router.ts";
@@ -31,21 +32,6 @@ import { apiRoutes } from "./routes.ts";
 /** Milliseconds an owner call may take before the request gets 503. */
 const OWNER_TIMEOUT_MS = 30_000;
 
-/**
- * A fault the tests inject into a real process (`SEQUENCER_FAILPOINT`), never set in production:
- * `api-worker-crash-on-capture` makes an API worker die of an uncaught error when a profile
- * capture starts in it, as a bug would.
- */
-export const FAILPOINT_ENV = "SEQUENCER_FAILPOINT";
-
-function failpoint(): string | undefined {
-  try {
-    return Deno.env.get(FAILPOINT_ENV);
-  } catch {
-    return undefined; // no env permission for it: no failpoint
-  }
-}
-
 function runApiWorker(scope: typeof self): void {
   const logger = createLogger();
   const tracer = new Tracer();
@@ -55,13 +41,13 @@ function runApiWorker(scope: typeof self): void {
   /** The access log's lines (`LOG_REQUESTS`), written in batches. */
   let accessLog: LineSink | undefined;
   let access: AccessControl | undefined;
-  const crashOnCapture = failpoint() === "api-worker-crash-on-capture";
+  const crashOnCapture = failpointIs("api-worker-crash-on-capture");
 
   const control: WorkerControl = {
     async capture(request: CaptureRequest) {
       if (crashOnCapture) {
         setTimeout(() => {
-          throw new Error(`failpoint ${FAILPOINT_ENV}=api-worker-crash-on-capture`);
+          throw new Error("failpoint api-worker-crash-on-capture");
         });
       }
       const abort = new AbortController();

@@ -200,3 +200,31 @@ Deno.test("OTEL_DENO=true: the service's spans and metrics reach a real OTLP/HTT
     assert.equal(status.code, 0, status.stderr);
   }
 });
+
+Deno.test("OTEL_DENO=true: an exit that blocks in the runtime's flush is ended by the watchdog", async () => {
+  const receiver = startOtlpReceiver();
+  const dir = await Deno.makeTempDir({ prefix: "sequencer-otel-exit-" });
+  const service = await startService({
+    DATA_DIR: dir,
+    WORKERS: "1",
+    OTEL_DENO: "true",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    OTEL_METRIC_EXPORT_INTERVAL: "200",
+    SEQUENCER_FAILPOINT: "exit-blocks",
+  });
+  try {
+    const res = await fetch(`${service.api}/v1/sequence`);
+    assert.equal(res.status, 200, await res.text());
+    service.kill("SIGTERM");
+    const status = await service.status;
+    assert.equal(status.code, 137, status.stderr);
+    assert.ok(service.lines.some((l) => l.includes('"outcome":"graceful"')), "shut down first");
+    const line = status.stderr.split("\n").find((l) => l.includes("exit blocked"));
+    assert.ok(line, status.stderr);
+    assert.equal(JSON.parse(line).code, 0);
+  } finally {
+    await receiver.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
