@@ -24,14 +24,16 @@ import { metricsEnabled, SCOPE } from "./otel.ts";
 /** Longest wait for the next observation of the instruments (ms). */
 export const OBSERVATION_WAIT_MS = 1_000;
 
-/** Time Deno's exit flush may take before the watchdog ends the process (ms): the OTLP exporter's
- * own 10 s timeout, and a margin. */
+/**
+ * Time Deno's exit flush may take before the watchdog ends the process (ms): the OTLP exporter's
+ * own 10 s timeout, and a margin.
+ */
 export const EXIT_LIMIT_MS = 15_000;
 
-/** What the watchdog thread is sent: its limit and the line it logs when the limit passes. */
+/** What the watchdog thread is sent: its limit (ms) and the exit code the process was ending with. */
 export interface WatchdogOrder {
   limitMs: number;
-  line: string;
+  code: number;
 }
 
 /** Resolves after the next observation of the instruments, or after `waitMs`. */
@@ -71,15 +73,7 @@ export async function exitProcess(code: number, logger: Logger): Promise<never> 
   if (metricsEnabled()) {
     const blocks = failpointIs("exit-blocks");
     await nextObservation(OBSERVATION_WAIT_MS);
-    const limitMs = blocks ? 1_000 : EXIT_LIMIT_MS;
-    const line = JSON.stringify({
-      time: new Date().toISOString(),
-      level: "error",
-      msg: "exit blocked in the runtime's OpenTelemetry flush; ending the process",
-      code,
-      limitMs,
-    });
-    await armWatchdog({ limitMs, line });
+    await armWatchdog({ limitMs: blocks ? 1_000 : EXIT_LIMIT_MS, code });
     if (blocks) {
       logger.warn("failpoint exit-blocks: the main thread blocks");
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
