@@ -7,10 +7,16 @@
  * (`serveHttpOnConnection`, the runtime's own per-connection server; internal, so the Deno version
  * is pinned and a test fails loudly if it goes away). Around it:
  *
- * - **a connection cap**: above `maxConnections` a new connection is closed at once;
+ * - **a connection cap**: above `maxConnections` a new connection is closed at once (with TLS,
+ *   no more are accepted until a place is free, see below);
  * - **time limits**, checked by a sweep every second: a connection whose first request has not
  *   arrived within `headerTimeoutMs` (slow or half-sent headers), or that has had no request in
  *   flight for `idleTimeoutMs` (idle keep-alive, a later request trickling in), is closed;
+ * - **TLS handshakes done here**, before the HTTP engine gets the connection: Deno closes a TLS
+ *   connection's socket only once its handshake has ended, so a client that never finishes one
+ *   cannot be dropped, and the engine would forget it while its socket stays open. Here it keeps
+ *   its place under the cap until the client goes, and a full TLS listener waits for a place
+ *   instead of accepting connections it could not close, so descriptors stay bounded;
  *   request bodies have their own limit in `body.ts`;
  * - **accept errors back off** and accepting resumes once descriptors are free; the state is
  *   reported, so readiness can say so;
@@ -88,7 +94,7 @@ export interface RunningServer {
 
 /** What a listener has seen. */
 export interface ServerStats {
-  /** Connections open now. */
+  /** Connections open now (TLS ones still in their handshake included). */
   open: number;
   /** Requests being handled now. */
   inFlight: number;
@@ -182,6 +188,17 @@ export function startServer(options: ServerOptions): RunningServer {
     );
   const port = (listener.addr as Deno.NetAddr).port;
   const connections = new Set<Connection>();
+  /** TLS connections still in their handshake, and when each handshake settles. */
+  const handshaking = new Map<Deno.TlsConn, Promise<void>>();
+  /** Set once a shutdown has closed the handshakes that outlasted its grace. */
+  let handshakesCut = false;
+  /** Wakes the accept loop when it waits for a place under the cap (TLS). */
+  let wake: (() => void) | undefined;
+  const placeFreed = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const full = () => connections.size + handshaking.size >= limits.maxConnections;
   const counts = { refused: 0, timedOut: 0, acceptErrors: 0 };
   let tick = 0;
   let stopped = false;
@@ -253,7 +270,23 @@ export function startServer(options: ServerOptions): RunningServer {
     );
     connections.add(c);
     // A client that resets its connection rejects `finished`; that is no failure of ours.
-    c.finished = server.finished.then(() => {}, () => {}).finally(() => connections.delete(c));
+    c.finished = server.finished.then(() => {}, () => {}).finally(() => {
+      connections.delete(c);
+      placeFreed();
+    });
+  }
+
+  /** Serves a TLS connection once its handshake is done; one that fails is closed. */
+  function handshakeThenServe(conn: Deno.TlsConn): void {
+    const settled = conn.handshake().then(() => true, () => false).then((done) => {
+      handshaking.delete(conn);
+      placeFreed();
+      if (done && !handshakesCut) return serve(conn);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    });
+    handshaking.set(conn, settled);
   }
 
   const sweep = setInterval(() => {
@@ -271,6 +304,12 @@ export function startServer(options: ServerOptions): RunningServer {
     let backoff = 10;
     let failing = false;
     while (!stopped) {
+      if (options.tls !== undefined && full()) {
+        // A TLS connection cannot be closed before its handshake ends: accept no more until a
+        // place is free (the kernel's backlog holds the newcomers meanwhile).
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
@@ -292,12 +331,13 @@ export function startServer(options: ServerOptions): RunningServer {
         logger.info(`${name}: accepting connections again`, { port });
       }
       setAccepting(true);
-      if (connections.size >= limits.maxConnections) {
+      if (full()) {
         counts.refused++;
         conn.close();
         continue;
       }
-      serve(conn);
+      if (options.tls === undefined) serve(conn);
+      else handshakeThenServe(conn as Deno.TlsConn);
     }
   })();
 
@@ -307,18 +347,32 @@ export function startServer(options: ServerOptions): RunningServer {
     stats: () => {
       let inFlight = 0;
       for (const c of connections) inFlight += c.active;
-      return { open: connections.size, inFlight, ...counts };
+      return { open: connections.size + handshaking.size, inFlight, ...counts };
     },
     async shutdown() {
       if (!stopped) {
         stopped = true;
+        placeFreed();
         listener.close();
         setAccepting(false);
       }
       await loop;
+      // Handshakes under way get the grace of new connections; those left are cut short.
+      const grace = Math.min(SHUTDOWN_NEW_CONNECTION_GRACE_MS, limits.headerTimeoutMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(handshaking.values()),
+        new Promise((resolve) => (timer = setTimeout(resolve, grace))),
+      ]);
+      clearTimeout(timer);
+      handshakesCut = true;
+      for (const conn of handshaking.keys()) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
       // In-flight requests finish, bodies included; a new connection gets its grace to send its
       // first request; idle connections are closed meanwhile.
-      const grace = Math.min(SHUTDOWN_NEW_CONNECTION_GRACE_MS, limits.headerTimeoutMs);
       for (;;) {
         const now = performance.now();
         let waiting = false;
