@@ -16,10 +16,36 @@ export interface Batch {
   last: bigint;
   /** How many: `last - first + 1`. */
   count: number;
+  /** The period the numbers belong to (a sequence with `reset`), e.g. `2026`. */
+  period?: string;
+  /** The first number formatted (a sequence with `format`), e.g. `INV-2026-000001`. */
+  formatted?: string;
+  /** The last number formatted. */
+  lastFormatted?: string;
 }
 
-/** One sequence as the server describes it. */
-export interface SequenceInfo {
+/** One number taken, with its period and formatted text where the sequence has them. */
+export interface Taken {
+  /** The number. */
+  number: bigint;
+  /** The period it belongs to (a sequence with `reset`), e.g. `2026`. */
+  period?: string;
+  /** The number formatted (a sequence with `format`), e.g. `INV-2026-000001`. */
+  formatted?: string;
+}
+
+/** How a sequence numbers: by period, in a timezone, with a format (see the server's README). */
+export interface Numbering {
+  /** When numbering starts again at `start`: `never` (default), `yearly`, `monthly`, `daily`. */
+  reset?: "never" | "yearly" | "monthly" | "daily";
+  /** The IANA timezone deciding periods (default `UTC`). */
+  timezone?: string;
+  /** How numbers are written, e.g. `INV-{YYYY}-{N:6}`. */
+  format?: string;
+}
+
+/** One sequence as the server describes it, with its numbering settings when it has any. */
+export interface SequenceInfo extends Numbering {
   /** The name. */
   name: string;
   /** The first number the sequence ever hands out. */
@@ -115,7 +141,33 @@ export function parseBatchAnswer(text: string, count: number): Batch {
   if (counted !== BigInt(count) || last - first + 1n !== counted) {
     throw bad(`asked for ${count} numbers`, text);
   }
-  return { first, last, count };
+  return { first, last, count, ...stamps(sequence, text) };
+}
+
+/** `period`, `formatted` and `lastFormatted` of a `sequence` object, where present. */
+function stamps(
+  sequence: { [key: string]: JsonValue },
+  text: string,
+): Pick<Batch, "period" | "formatted" | "lastFormatted"> {
+  const found: Pick<Batch, "period" | "formatted" | "lastFormatted"> = {};
+  for (const key of ["period", "formatted", "lastFormatted"] as const) {
+    const value = sequence[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string") throw bad(`sequence.${key} is not a string`, text);
+    found[key] = value;
+  }
+  return found;
+}
+
+/** The number of `{"status":"ok","sequence":{"number":N}}`, with `period` and `formatted`. */
+export function parseTakeAnswer(text: string): Taken {
+  const sequence = sequenceOf(okBody(text).sequence, text);
+  const { period, formatted } = stamps(sequence, text);
+  return {
+    number: integer(sequence.number, "sequence.number", text),
+    ...(period === undefined ? {} : { period }),
+    ...(formatted === undefined ? {} : { formatted }),
+  };
 }
 
 /** A sequence object of an answer. */
@@ -131,6 +183,9 @@ function sequenceInfo(value: JsonValue | undefined, text: string): SequenceInfo 
     info.floor = integer(sequence.floor, "sequence.floor", text);
   }
   if (typeof sequence.retired === "boolean") info.retired = sequence.retired;
+  if (typeof sequence.reset === "string") info.reset = sequence.reset as Numbering["reset"];
+  if (typeof sequence.timezone === "string") info.timezone = sequence.timezone;
+  if (typeof sequence.format === "string") info.format = sequence.format;
   return info;
 }
 

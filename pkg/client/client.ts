@@ -8,15 +8,18 @@ import {
   type Batch,
   type CreateResult,
   type FloorResult,
+  type Numbering,
   parseBatchAnswer,
   parseFloorAnswer,
   parseNumberAnswer,
   parsePageAnswer,
   parseRetireAnswer,
   parseSequenceAnswer,
+  parseTakeAnswer,
   type RetireResult,
   type SequenceInfo,
   type SequencePage,
+  type Taken,
 } from "./answers.ts";
 import { SequencerClientError } from "./error.ts";
 import { Prefetcher, type PrefetchOptions } from "./prefetch.ts";
@@ -59,8 +62,8 @@ export interface NextOptions extends CallOptions {
   sequence?: string;
 }
 
-/** Options of {@link SequencerClient.create}. */
-export type CreateOptions = CallOptions;
+/** Options of {@link SequencerClient.create}: the call's, and the sequence's numbering settings. */
+export interface CreateOptions extends CallOptions, Numbering {}
 
 /** Options of {@link SequencerClient.list}. */
 export interface ListOptions extends Omit<CallOptions, "idempotencyKey"> {
@@ -126,6 +129,16 @@ export class SequencerClient {
   }
 
   /**
+   * The next number of `options.sequence` with its `period` and `formatted` text, for sequences
+   * created with `reset` or `format` (an invoice series); for others it is {@link next}'s number.
+   */
+  async take(options: NextOptions = {}): Promise<Taken> {
+    const path = `${numberPath(options.sequence)}?numbers=string`;
+    const answer = await send(this.#transport, { method: "GET", path, idempotent: true }, options);
+    return parseTakeAnswer(answer.text);
+  }
+
+  /**
    * `count` consecutive numbers of `options.sequence` in one call (`count` from 1 to the
    * server's `BATCH_MAX`, 100,000 by default). All or nothing: near the 64-bit top the call fails
    * with `exhausted`, whose `details.remaining` says how many are left.
@@ -143,15 +156,22 @@ export class SequencerClient {
   }
 
   /**
-   * Creates `name` starting at `start` (default 1): `created` is true on 201, false when it
-   * exists with this start; another start is a `conflict`.
+   * Creates `name` starting at `start` (default 1), with the numbering settings of `options`
+   * (`reset`, `timezone`, `format`) if given: `created` is true on 201, false when it exists with
+   * this start and settings; other ones are a `conflict`.
    */
   async create(
     name: string,
     start?: bigint | number,
     options: CreateOptions = {},
   ): Promise<CreateResult> {
-    const body = start === undefined ? undefined : `{"start":${exact(start, "start")}}`;
+    const fields = [
+      ...(start === undefined ? [] : [`"start":${exact(start, "start")}`]),
+      ...(["reset", "timezone", "format"] as const)
+        .filter((key) => options[key] !== undefined)
+        .map((key) => `${JSON.stringify(key)}:${JSON.stringify(options[key])}`),
+    ];
+    const body = fields.length === 0 ? undefined : `{${fields.join(",")}}`;
     const answer = await send(this.#transport, {
       method: "PUT",
       path: `${adminPath(name)}?numbers=string`,

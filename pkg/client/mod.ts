@@ -54,9 +54,11 @@ export type {
   Batch,
   CreateResult,
   FloorResult,
+  Numbering,
   RetireResult,
   SequenceInfo,
   SequencePage,
+  Taken,
 } from "./answers.ts";
 export {
   type ClientErrorCode,

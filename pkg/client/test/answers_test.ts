@@ -7,6 +7,7 @@ import {
   parsePageAnswer,
   parseRetireAnswer,
   parseSequenceAnswer,
+  parseTakeAnswer,
 } from "../answers.ts";
 import { errorFromAnswer, parseRetryAfter, SequencerClientError } from "../error.ts";
 import { idempotencyHeader, newIdempotencyKey, retryDelay, retryPolicy } from "../retry.ts";
@@ -207,4 +208,34 @@ Deno.test("idempotency keys are fresh UUIDs, sent as Structured Field strings", 
       (e) => e instanceof SequencerClientError && e.code === "invalid",
     );
   }
+});
+
+Deno.test("a take's period and formatted text are read when present, and checked", async (t) => {
+  await t.step("any number with any texts round-trips", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }),
+        fc.option(fc.string(), { nil: undefined }),
+        fc.option(fc.string(), { nil: undefined }),
+        (number, period, formatted) => {
+          const sequence = { number: String(number), period, formatted };
+          const taken = parseTakeAnswer(JSON.stringify({ status: "ok", sequence }));
+          assert.deepStrictEqual(taken, {
+            number,
+            ...(period === undefined ? {} : { period }),
+            ...(formatted === undefined ? {} : { formatted }),
+          });
+        },
+      ),
+    );
+  });
+
+  await t.step("a period that is not a string is a bad_response", () => {
+    assert.throws(
+      () => parseTakeAnswer('{"status":"ok","sequence":{"number":1,"period":2026}}'),
+      (error: unknown) =>
+        error instanceof SequencerClientError && error.code === "bad_response" &&
+        error.message.includes("sequence.period"),
+    );
+  });
 });

@@ -309,3 +309,51 @@ Deno.test("time limits and aborts on a frozen server", async (t) => {
     );
   });
 });
+
+Deno.test("an invoice series through the client: created with its settings, numbers with period and text", async (t) => {
+  await withService({}, async (service) => {
+    const client = new SequencerClient(service.api);
+    const settings = {
+      reset: "yearly",
+      timezone: "Europe/Paris",
+      format: "INV-{YYYY}-{N:6}",
+    } as const;
+
+    await t.step("create sends the settings; get shows them", async () => {
+      const created = await client.create("invoices", undefined, settings);
+      assert.equal(created.created, true);
+      assert.deepStrictEqual(
+        [created.sequence.reset, created.sequence.timezone, created.sequence.format],
+        [settings.reset, settings.timezone, settings.format],
+      );
+      assert.equal((await client.create("invoices", undefined, settings)).created, false);
+      const other = await client.create("invoices", undefined, { ...settings, reset: "monthly" })
+        .then(() => undefined, (error) => error);
+      assert.ok(other instanceof SequencerClientError);
+      assert.equal(other.code, "conflict");
+      assert.equal((await client.get("invoices")).format, settings.format);
+    });
+
+    await t.step("take and nextBatch carry the period and the formatted numbers", async () => {
+      const taken = await client.take({ sequence: "invoices" });
+      assert.equal(taken.number, 1n);
+      assert.match(taken.period ?? "", /^[0-9]{4}$/);
+      assert.equal(taken.formatted, `INV-${taken.period}-000001`);
+      const batch = await client.nextBatch(3, { sequence: "invoices" });
+      assert.deepStrictEqual(batch, {
+        first: 2n,
+        last: 4n,
+        count: 3,
+        period: taken.period,
+        formatted: `INV-${taken.period}-000002`,
+        lastFormatted: `INV-${taken.period}-000004`,
+      });
+    });
+
+    await t.step("a plain sequence's take is its number alone", async () => {
+      const taken = await client.take();
+      assert.deepStrictEqual(Object.keys(taken), ["number"]);
+      assert.equal(typeof taken.number, "bigint");
+    });
+  });
+});
