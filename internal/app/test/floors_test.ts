@@ -55,7 +55,9 @@ Deno.test({
         async () => {
           const loads = [load(a, "orders"), load(b, "orders")];
           // Both hold blocks in memory by now.
+          const deadline = performance.now() + 60_000;
           while (loads.some((l) => l.numbers.length < 50)) {
+            if (performance.now() > deadline) assert.fail("the loads got no 50 numbers in 60 s");
             await new Promise((r) => setTimeout(r, 5));
           }
           const floor = 1_000_000n;

@@ -25,7 +25,11 @@ async function loadThenStop(service: ServiceProcess, atLeast: number): Promise<b
       else if (!stopping) assert.fail(`status ${res.status}: ${text}`);
     }
   });
-  while (numbers.length < atLeast) await new Promise((r) => setTimeout(r, 5));
+  const deadline = performance.now() + 60_000;
+  while (numbers.length < atLeast) {
+    if (performance.now() > deadline) assert.fail(`the load got no ${atLeast} numbers in 60 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
   stopping = true;
   service.kill("SIGTERM");
   const { code } = await service.status;
