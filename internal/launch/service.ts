@@ -87,6 +87,11 @@ export interface SpawnOptions {
   flags?: string[];
   /** A program the service runs under, e.g. `["prlimit", "--nofile=200:200", "--"]`. */
   prefix?: string[];
+  /**
+   * The whole command instead of `deno run <flags> cmd/app/main.ts`, run in the repository (e.g.
+   * `deno task run`, or the image's `CMD` through `sh -c`); `flags` and `prefix` do not apply.
+   */
+  command?: string[];
 }
 
 /** Starts the service with `env` (defaults: ports 0, `WORKERS=1`) and returns at once. */
@@ -95,8 +100,13 @@ export async function spawnService(
   options: SpawnOptions = {},
 ): Promise<SpawnedService> {
   const fullEnv = { API_PORT: "0", DEBUG_PORT: "0", WORKERS: "1", ...env };
-  const flags = options.flags ?? await runFlags(fullEnv);
-  const argv = [...(options.prefix ?? []), Deno.execPath(), "run", ...flags, "cmd/app/main.ts"];
+  const argv = options.command ?? [
+    ...(options.prefix ?? []),
+    Deno.execPath(),
+    "run",
+    ...(options.flags ?? await runFlags(fullEnv)),
+    "cmd/app/main.ts",
+  ];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     cwd: ROOT,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { makeTestCertificates } from "../../launch/certificates.ts";
+import { startService } from "../../launch/service.ts";
 
 const ROOT = new URL("../../../", import.meta.url);
 const dockerfile = await Deno.readTextFile(new URL("Dockerfile", ROOT));
@@ -138,41 +139,25 @@ Deno.test("the Dockerfile keeps the contract", async (t) => {
         // The image's script run by sh in this checkout (the repository is /app, a temp dir
         // /data), with this deno first on PATH; --cached-only needs a cache filled by `deno cache`.
         const bin = Deno.execPath().replace(/\/[^/]*$/, "");
-        const child = new Deno.Command("sh", {
-          args: ["-c", dockerScript().replaceAll(" --cached-only", "")],
-          cwd: ROOT,
+        const service = await startService({
+          ...dockerEnv(),
+          ...tlsEnv,
+          PATH: `${bin}:${Deno.env.get("PATH") ?? ""}`,
+          DATA_DIR: data,
           // As `docker run -e API_PORT=0 -e DEBUG_PORT=0`: free ports instead of 3000/3001.
-          env: {
-            ...dockerEnv(),
-            ...tlsEnv,
-            PATH: `${bin}:${Deno.env.get("PATH") ?? ""}`,
-            DATA_DIR: data,
-            API_PORT: "0",
-            DEBUG_PORT: "0",
-            WORKERS: "2",
-          },
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
+          API_PORT: "0",
+          DEBUG_PORT: "0",
+          WORKERS: "2",
+        }, { command: ["sh", "-c", dockerScript().replaceAll(" --cached-only", "")] });
         const client = certs === undefined
           ? undefined
           : Deno.createHttpClient({ caCerts: [await Deno.readTextFile(certs.caFile)] });
         try {
-          const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-          let text = "";
-          let port: string | undefined;
-          while (port === undefined) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            text += value;
-            port = /"api server listening","address":"[^"]*:(\d+)"/.exec(text)?.[1];
-          }
-          assert.ok(port, `the service did not start:\n${text}`);
-          const api = tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`;
+          const port = new URL(service.api).port;
+          const api = tls ? `https://localhost:${port}` : service.api;
           const body = await fetch(`${api}/v1/sequence`, { client }).then((r) => r.text());
           assert.equal(body, '{"status":"ok","sequence":{"number":1}}');
-          const debugPort = /"debug server listening","address":"[^"]*:(\d+)"/.exec(text)?.[1];
-          assert.ok(debugPort, `no debug address in the log:\n${text}`);
+          const debugPort = new URL(service.debug).port;
           assert.equal(
             await runHealthCheck(debugPort, tlsEnv),
             0,
@@ -186,19 +171,13 @@ Deno.test("the Dockerfile keeps the contract", async (t) => {
             0,
             "HEALTHCHECK passes with nothing there",
           );
-          child.kill("SIGTERM");
-          const rest = reader.read().then(async function drain(r): Promise<void> {
-            if (!r.done) return drain(await reader.read());
-          });
-          assert.equal((await child.status).code, 0);
-          await rest;
-          await child.stderr.cancel();
+          service.kill("SIGTERM");
+          const status = await service.status;
+          assert.equal(status.code, 0, status.stderr);
         } finally {
           client?.close();
-          try {
-            child.kill("SIGKILL");
-          } catch { /* exited */ }
-          await child.status;
+          service.kill("SIGKILL");
+          await service.status;
           await Deno.remove(data, { recursive: true });
         }
       },

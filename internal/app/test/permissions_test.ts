@@ -232,48 +232,24 @@ Deno.test("the runtime refuses what the flags do not grant", async (t) => {
 
 Deno.test("deno task run itself (with its $(…)) serves numbers", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sequencer-perms-task-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "run"],
-    cwd: ROOT,
-    env: { DATA_DIR: dir, API_PORT: "0", DEBUG_PORT: "0", WORKERS: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  let pid: number | undefined;
+  const service = await startService({ DATA_DIR: dir }, {
+    command: [Deno.execPath(), "task", "run"],
+  });
+  // The service is deno task's child: it is stopped by its own pid, then deno task ends with it.
+  const pid = Number((await service.waitForLog((e) => e.msg === "starting")).pid);
   try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    let port: string | undefined;
-    while (port === undefined) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-      pid ??= Number(/"msg":"starting".*"pid":(\d+)/.exec(text)?.[1]) || undefined;
-      port = /"api server listening","address":"[^"]*:(\d+)"/.exec(text)?.[1];
-    }
-    if (port === undefined || pid === undefined) {
-      throw new Error(`the service did not start:\n${text}\n${await stderr}`);
-    }
-    const res = await fetch(`http://127.0.0.1:${port}/v1/sequence`);
+    const res = await fetch(`${service.api}/v1/sequence`);
     assert.equal(await res.text(), '{"status":"ok","sequence":{"number":1}}');
-    // The service is deno task's child: stop it by its own pid, then deno task ends with it.
     Deno.kill(pid, "SIGTERM");
-    while (!(await reader.read()).done) { /* drain */ }
-    assert.equal((await child.status).code, 0);
-    assert.doesNotMatch(await stderr, /NotCapable|Requires .* access/);
+    const status = await service.status;
+    assert.equal(status.code, 0);
+    assert.doesNotMatch(status.stderr, /NotCapable|Requires .* access/);
   } finally {
-    if (pid !== undefined) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* exited */ }
-    }
     try {
-      child.kill("SIGKILL");
+      Deno.kill(pid, "SIGKILL");
     } catch { /* exited */ }
-    await child.status;
-    await stderr;
+    service.kill("SIGKILL");
+    await service.status;
     await Deno.remove(dir, { recursive: true });
   }
 });
