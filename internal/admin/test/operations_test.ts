@@ -4,7 +4,7 @@ import { postgresAvailability, skipWithoutPostgres } from "../../launch/postgres
 import { type ServiceProcess, spawnService, startService } from "../../launch/service.ts";
 import { sharedPostgres } from "../../launch/test_cluster.ts";
 import { SQLITE_FILE } from "../../store/sqlite_store.ts";
-import { eventually } from "../../store/test/store_contract.ts";
+import { eventually } from "../../launch/eventually.ts";
 import {
   type Answer,
   assertNoRepeat,

@@ -5,6 +5,7 @@
  * worker, or keeps the tokens in force when the new file is refused; no token is ever in a log.
  */
 import assert from "node:assert/strict";
+import { eventually } from "../../launch/eventually.ts";
 import { parseScopes } from "../../auth/scope.ts";
 import { newToken, tokenLine } from "../../auth/token.ts";
 import { runToExit, type ServiceProcess, startService } from "../../launch/service.ts";
@@ -37,15 +38,6 @@ async function call(
     };
   } finally {
     client.close();
-  }
-}
-
-/** Polls `check` until it holds, to a generous deadline (never a fixed sleep). */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + 60_000;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`${what}: not within 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { eventually } from "../../launch/eventually.ts";
 import { runFlags, type ServiceProcess, startService } from "../../launch/service.ts";
 import { postgresAvailability, skipWithoutPostgres } from "../../launch/postgres.ts";
 import { sharedPostgres } from "../../launch/test_cluster.ts";
@@ -93,14 +94,9 @@ function load(service: ServiceProcess, answers: Answer[]) {
   };
 }
 
-/** Polls until `check` holds, up to a generous deadline. */
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + 180_000;
-  while (!(await check())) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Polls until `check` holds, to a deadline of 3 minutes (these tests cross real seconds). */
+const until = (what: string, check: () => boolean | Promise<boolean>) =>
+  eventually(what, check, 180_000);
 
 function inPeriod(answers: Answer[], name: Name, period: string): Answer[] {
   return answers.filter((a) => a.name === name && a.period === period);

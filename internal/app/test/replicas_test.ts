@@ -13,7 +13,7 @@ import {
   skipWithoutPostgres,
 } from "../../launch/postgres.ts";
 import { sharedPostgres } from "../../launch/test_cluster.ts";
-import { eventually } from "../../store/test/store_contract.ts";
+import { eventually } from "../../launch/eventually.ts";
 
 const ignore = skipWithoutPostgres(await postgresAvailability(), "replica tests on PostgreSQL");
 

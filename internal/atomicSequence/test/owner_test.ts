@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { eventually } from "../../launch/eventually.ts";
 import { type OwnerOptions, SequenceOwner } from "../owner.ts";
 import { createSequences } from "../sequences.ts";
 import { nextBlockSize } from "../block_size.ts";
@@ -35,14 +36,9 @@ function bare(sequences: Sequences): Bare {
   };
 }
 
-/** Polls `condition` until it holds; fails after a generous deadline. */
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = performance.now() + 60_000;
-  while (!(await condition())) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Polls until `condition` holds (see `eventually`). */
+const until = (condition: () => boolean | Promise<boolean>, what: string) =>
+  eventually(what, condition);
 
 /** A real SQLite store whose commits can be made to fail, as a full or read-only disk would. */
 type FailingStore = Store & {

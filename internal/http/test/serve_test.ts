@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
+import { eventually } from "../../launch/eventually.ts";
 import { makeTestCertificates } from "../../launch/certificates.ts";
 import { silentLogger } from "../../log/log.ts";
 import { type ConnectionLimits, DEFAULT_LIMITS, startServer } from "../serve.ts";
 
-/** Polls `probe` until it is true; fails after a generous deadline. */
-async function until(what: string, probe: () => boolean): Promise<void> {
-  const deadline = performance.now() + 60_000;
-  while (!probe()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Polls until `probe` holds (see `eventually`). */
+const until = (what: string, probe: () => boolean) => eventually(what, probe);
 
 /** Everything the server sends on `conn` until it closes the connection. */
 async function readAll(conn: Deno.Conn): Promise<string> {

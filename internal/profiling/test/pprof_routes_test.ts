@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { eventually } from "../../launch/eventually.ts";
 import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { Profile } from "pprof-format";
@@ -217,14 +218,8 @@ async function errorOf(res: Response): Promise<{ status: number; code: string; e
   return { status: res.status, code: body.code, error: body.error };
 }
 
-/** Waits until `condition` holds, polling every 10 ms, for at most `ms` (a generous deadline). */
-async function until(condition: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Polls until `condition` holds (see `eventually`). */
+const until = (condition: () => boolean, what: string) => eventually(what, condition);
 
 Deno.test("one CPU profile or trace at a time; heap has its own flag", async (t) => {
   await t.step(

@@ -10,7 +10,7 @@ import {
   skipWithoutPostgres,
 } from "../../launch/postgres.ts";
 import { accepts, exists } from "../../launch/test_cluster.ts";
-import { eventually } from "./store_contract.ts";
+import { eventually } from "../../launch/eventually.ts";
 
 const availability = await postgresAvailability();
 const ignore = skipWithoutPostgres(availability, "private PostgreSQL harness tests");

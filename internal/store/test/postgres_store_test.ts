@@ -23,7 +23,8 @@ import {
 } from "../../launch/postgres.ts";
 import type { SharedPostgres } from "../../launch/test_cluster.ts";
 import { printLog, withSharedPostgres, withSql } from "./_postgres.ts";
-import { coded, eventually, fresh, storeContract } from "./store_contract.ts";
+import { eventually } from "../../launch/eventually.ts";
+import { coded, fresh, storeContract } from "./store_contract.ts";
 
 /** Whether `error` is an `unavailable` {@link SequencerError}. */
 function isUnavailable(error: unknown): boolean {

@@ -6,7 +6,8 @@ import { createVersion1, SQLITE_SCHEMA_VERSION } from "../sqlite_schema.ts";
 import { openSqliteStoreHere, RESET_COMMAND, SQLITE_FILE } from "../sqlite_store.ts";
 import { openSqliteStore } from "../sqlite_thread.ts";
 import { MARKER_FILE, readMarker } from "../store_marker.ts";
-import { coded, eventually } from "./store_contract.ts";
+import { eventually } from "../../launch/eventually.ts";
+import { coded } from "./store_contract.ts";
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "sequencer-guard-" });

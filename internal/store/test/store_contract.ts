@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { eventually } from "../../launch/eventually.ts";
 import fc from "fast-check";
 import {
   DEFAULT_SEQUENCE,
@@ -47,19 +48,6 @@ export async function allNames(store: Store, size: number): Promise<string[]> {
     names.push(...page.map((r) => r.name));
     if (page.length < size) return names;
     after = page[page.length - 1].name;
-  }
-}
-
-/** Polls `check` until it holds, failing after a generous `timeoutMs`. */
-export async function eventually(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`${what}: not so after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

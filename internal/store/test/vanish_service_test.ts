@@ -3,7 +3,7 @@ import { type ServiceProcess, spawnService, startService } from "../../launch/se
 import { runOk } from "../../admin/test/run_cli.ts";
 import { RESET_CONFIRMATION } from "../../admin/cli.ts";
 import { openSqliteStoreHere, SQLITE_FILE } from "../sqlite_store.ts";
-import { eventually } from "./store_contract.ts";
+import { eventually } from "../../launch/eventually.ts";
 import { assertNoRepeat, request, startLoad } from "./service_load.ts";
 
 /** Small blocks, so that "within one block" is a few hundred numbers. */
